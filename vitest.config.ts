@@ -1,0 +1,50 @@
+import { readdirSync } from 'node:fs';
+import { defineConfig } from 'vitest/config';
+
+// One project per package for its unit tests (beside the code, run in parallel), and one
+// per package for its multi-process suites (`test/*.e2e.test.ts`), which run one file at a
+// time after every unit project: they start real processes and the machine has two cores.
+const packages = readdirSync(new URL('./packages', import.meta.url), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+const setupFile = new URL('./packages/testkit/src/vitest-setup.ts', import.meta.url).pathname;
+
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    maxWorkers: 2,
+    projects: [
+      {
+        test: { name: 'repo', root: '.', include: ['scripts/**/*.test.ts'], sequence: { groupOrder: 0 } },
+      },
+      ...packages.flatMap((name) => [
+        {
+          test: {
+            name: `${name}:unit`,
+            root: `packages/${name}`,
+            include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+            exclude: ['**/*.e2e.test.ts', '**/node_modules/**'],
+            testTimeout: 30_000,
+            hookTimeout: 30_000,
+            sequence: { groupOrder: 0 },
+            setupFiles: [setupFile],
+          },
+        },
+        {
+          test: {
+            name: `${name}:e2e`,
+            root: `packages/${name}`,
+            include: ['test/**/*.e2e.test.ts'],
+            fileParallelism: false,
+            testTimeout: 180_000,
+            hookTimeout: 60_000,
+            sequence: { groupOrder: 1 },
+            setupFiles: [setupFile],
+          },
+        },
+      ]),
+    ],
+  },
+});
