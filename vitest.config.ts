@@ -24,7 +24,7 @@ export default defineConfig({
           test: {
             name: `${name}:unit`,
             root: `packages/${name}`,
-            include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+            include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'sim/**/*.test.ts'],
             exclude: ['**/*.e2e.test.ts', '**/node_modules/**'],
             testTimeout: 30_000,
             hookTimeout: 30_000,
