@@ -68,6 +68,13 @@ export class SnapshotCorruptionError extends FlotillaError {
   }
 }
 
+/** No stored snapshot has this index and term. */
+export class SnapshotNotFoundError extends FlotillaError {
+  constructor(index: number, term: number) {
+    super('SnapshotNotFound', `no stored snapshot at index ${index}, term ${term}`, { index, term });
+  }
+}
+
 /** Bad arguments to the snapshot store (out-of-range read, bad metadata, ...). Nothing changed. */
 export class SnapshotInputError extends FlotillaError {
   constructor(message: string, data?: unknown) {

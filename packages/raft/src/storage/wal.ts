@@ -589,3 +589,11 @@ function appendView(chunk: Uint8Array[], view: Uint8Array): void {
     chunk.push(view);
   }
 }
+
+/** `Wal.open`, as a function. */
+export function openWal(
+  dir: string,
+  options: WalOptions = {},
+): Promise<{ readonly wal: Wal; readonly recovered: WalRecovered }> {
+  return Wal.open(dir, options);
+}
