@@ -1,0 +1,72 @@
+export {
+  decodeCommand,
+  decodeResult,
+  encodeCommand,
+  encodeResult,
+  validateRangeRequest,
+} from './mvcc/commands.ts';
+export { autoCompactionRevision } from './mvcc/compaction.ts';
+export type { WatchCancelReason } from './mvcc/errors.ts';
+export {
+  CompactedError,
+  DuplicateKeyError,
+  errorOf,
+  FutureRevisionError,
+  InvalidRequestError,
+  KeyNotFoundError,
+  KeyTooLargeError,
+  LeaseExistsError,
+  LeaseNotFoundError,
+  LessorNotPrimaryError,
+  RequestIdReusedError,
+  RequestTooLargeError,
+  ResultNotKeptError,
+  resultOrThrow,
+  SnapshotInvalidError,
+  StoreClosedError,
+  StoreError,
+  TooManyTxnOpsError,
+  ValueTooLargeError,
+  WatchCancelledError,
+} from './mvcc/errors.ts';
+export { inKeyRange, keyRange, prefixEnd, rangeEndAll } from './mvcc/keys.ts';
+export type { StoreLimits } from './mvcc/limits.ts';
+export { storeLimits } from './mvcc/limits.ts';
+export type { StateMachineOptions } from './mvcc/state-machine.ts';
+export {
+  defaultCompactionRecordsPerStep,
+  defaultDedupWindowEntries,
+  StateMachine,
+} from './mvcc/state-machine.ts';
+export type {
+  ApplyResult,
+  Bytes,
+  Command,
+  CommandKind,
+  CommandResult,
+  CommitNotice,
+  Compare,
+  CompareResult,
+  CompareTarget,
+  DeleteRangeRequest,
+  ErrorResult,
+  HashResult,
+  KeyValue,
+  KvEvent,
+  LeaseChange,
+  LeaseCheckpoint,
+  LeaseRecord,
+  LogEntry,
+  PutRequest,
+  RangeRequest,
+  RangeResult,
+  RequestOp,
+  ResponseOp,
+  RevisionEvents,
+  RevisionPointer,
+  SnapshotInfo,
+  SortOrder,
+  SortTarget,
+  StoreStatus,
+  TxnRequest,
+} from './mvcc/types.ts';
