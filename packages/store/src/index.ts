@@ -1,3 +1,5 @@
+export type { LeaseSource, LessorOptions } from './lease/lessor.ts';
+export { defaultLessorOptions, Lessor } from './lease/lessor.ts';
 export {
   decodeCommand,
   decodeResult,
@@ -70,3 +72,7 @@ export type {
   StoreStatus,
   TxnRequest,
 } from './mvcc/types.ts';
+export type { WatchEvent, WatchRequest, WatchResponse, WatchSource } from './watch/types.ts';
+export type { WatchHubOptions } from './watch/watch-hub.ts';
+export { defaultWatchHubOptions, WatchHub } from './watch/watch-hub.ts';
+export { Watcher } from './watch/watcher.ts';
