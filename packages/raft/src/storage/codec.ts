@@ -72,7 +72,7 @@ export function payloadBytes(record: WalRecord): number {
     case 'segment':
       return 4 + 1 + 8 + 8 + 8 + 1;
     case 'entry':
-      return 8 + 8 + 1 + record.entry.data.length;
+      return ENTRY_FIXED_BYTES + record.entry.data.length;
     case 'hardState':
       return 8 + 8 + optionalStringBytes(record.hardState.vote);
     case 'snapshot':
@@ -111,6 +111,17 @@ export function writeMeta(buf: Buffer, at: number, meta: SnapshotMeta): number {
   return writeList(buf, pos, meta.conf.learners);
 }
 
+/** Bytes of an entry record's payload besides its data: index, term, type. */
+export const ENTRY_FIXED_BYTES = 17;
+
+export function writeEntryPayload(buf: Buffer, at: number, e: Entry): number {
+  let pos = writeU64(buf, at, e.index);
+  pos = writeU64(buf, pos, e.term);
+  pos = buf.writeUInt8(e.type === 'conf' ? 1 : 0, pos);
+  buf.set(e.data, pos);
+  return pos + e.data.length;
+}
+
 /** Write `record`'s payload at `at`; returns the offset after it. */
 export function writePayload(buf: Buffer, at: number, record: WalRecord): number {
   switch (record.kind) {
@@ -122,14 +133,8 @@ export function writePayload(buf: Buffer, at: number, record: WalRecord): number
       pos = writeU64(buf, pos, record.prevTerm);
       return buf.writeUInt8(record.headRecords, pos);
     }
-    case 'entry': {
-      const e = record.entry;
-      let pos = writeU64(buf, at, e.index);
-      pos = writeU64(buf, pos, e.term);
-      pos = buf.writeUInt8(ENTRY_TYPES.indexOf(e.type), pos);
-      buf.set(e.data, pos);
-      return pos + e.data.length;
-    }
+    case 'entry':
+      return writeEntryPayload(buf, at, record.entry);
     case 'hardState': {
       const hs = record.hardState;
       let pos = writeU64(buf, at, hs.term);

@@ -3,18 +3,11 @@ import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, assertNever, type Logger, type Registry, silentLogger } from '@flotilla/actor';
 import { type Entry, emptyHardState, type HardState, type SnapshotMeta } from '../core/types.ts';
-import {
-  checkMeta,
-  isIndex,
-  MAX_STRING_BYTES,
-  payloadBytes,
-  recordType,
-  type WalRecord,
-  writePayload,
-} from './codec.ts';
+import { type FramedBatch, frameBatch } from './batch.ts';
+import { checkMeta, isIndex, MAX_STRING_BYTES, payloadBytes, type WalRecord } from './codec.ts';
 import { ensureDir, fsyncDir, writeFully } from './durable-fs.ts';
 import { WalBufferFullError, WalClosedError, WalFailedError, WalInputError } from './errors.ts';
-import { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD_BYTES, sealFrame } from './frame.ts';
+import { MAX_FRAME_PAYLOAD_BYTES } from './frame.ts';
 import { LogTerms } from './log-terms.ts';
 import { type WalMetrics, walMetrics } from './metrics.ts';
 import { createSegment, segmentName } from './segment-files.ts';
@@ -55,8 +48,6 @@ export type WalRecovered = {
   /** The incomplete write cut from the end of the last segment, if there was one. */
   readonly tornTail: TornTail | null;
 };
-
-type PendingFrame = { readonly bytes: Uint8Array; readonly record: WalRecord };
 
 type Segment = {
   readonly seq: number;
@@ -107,7 +98,7 @@ export class Wal {
   private snapshot: SnapshotMeta | null;
   private readonly written: WrittenState;
 
-  private pending: PendingFrame[] = [];
+  private pending: FramedBatch[] = [];
   /** Record bytes appended / handed to the OS / covered by a returned fdatasync, since open. */
   private appendedBytes = 0;
   private writtenBytes = 0;
@@ -236,13 +227,12 @@ export class Wal {
     const writeHardState = hardState !== undefined && !sameHardState(hardState, this.hardState);
     if (writeHardState) this.checkHardState(hardState);
 
-    const records: WalRecord[] = entries.map((entry) => ({ kind: 'entry', entry }));
-    if (writeHardState) records.push({ kind: 'hardState', hardState });
-    if (records.length === 0) return;
-    this.checkRoom(framedBytes(records));
+    if (entries.length === 0 && !writeHardState) return;
+    const batch = frameBatch(entries, writeHardState ? [{ kind: 'hardState', hardState }] : []);
+    this.checkRoom(batch.buf.length);
     this.terms.append(entries);
     if (writeHardState) this.hardState = hardState;
-    this.enqueue(records);
+    this.enqueue(batch);
   }
 
   /**
@@ -266,11 +256,11 @@ export class Wal {
         `snapshot at ${meta.index} has term ${meta.term}, the recorded one there has term ${current.term}`,
       );
     }
-    const size = framedBytes([{ kind: 'snapshot', meta, retainLog: true }]);
-    this.checkRoom(size);
+    // The marker's size does not depend on retainLog, so room is checked before deciding it.
+    this.checkRoom(frameBatch([], [{ kind: 'snapshot', meta, retainLog: true }]).buf.length);
     const retainLog = this.terms.applySnapshot(meta);
     this.snapshot = meta;
-    this.enqueue([{ kind: 'snapshot', meta, retainLog }]);
+    this.enqueue(frameBatch([], [{ kind: 'snapshot', meta, retainLog }]));
   }
 
   /** Resolves once everything appended before this call is on stable storage. */
@@ -365,12 +355,9 @@ export class Wal {
     }
   }
 
-  private enqueue(records: readonly WalRecord[]): void {
-    const frames = encodeRecords(records);
-    for (const f of frames) {
-      this.pending.push(f);
-      this.appendedBytes += f.bytes.length;
-    }
+  private enqueue(batch: FramedBatch): void {
+    this.pending.push(batch);
+    this.appendedBytes += batch.buf.length;
   }
 
   private kick(): void {
@@ -387,10 +374,10 @@ export class Wal {
   private async runFlusher(): Promise<void> {
     try {
       while (this.waiters.length > 0) {
-        const frames = this.pending;
+        const batches = this.pending;
         this.pending = [];
         const target = this.appendedBytes;
-        await this.writeFrames(frames);
+        await this.writeBatches(batches);
         await this.datasync(this.file);
         this.durableBytes = target;
         const covered = this.waiters.filter((w) => w.target <= target);
@@ -404,21 +391,38 @@ export class Wal {
     }
   }
 
-  private async writeFrames(frames: readonly PendingFrame[]): Promise<void> {
-    let chunk: Uint8Array[] = [];
+  /**
+   * Write whole batches with one `writev` per segment; a batch is split only where it
+   * crosses a segment boundary, and a record never is.
+   */
+  private async writeBatches(batches: readonly FramedBatch[]): Promise<void> {
+    const chunk: Uint8Array[] = [];
     let chunkBytes = 0;
-    for (const frame of frames) {
-      const segment = this.segments.at(-1)!;
-      const size = segment.bytes + chunkBytes;
-      if (size + frame.bytes.length > this.segmentBytes && size > segment.headBytes) {
-        await this.writeChunk(chunk, chunkBytes);
-        chunk = [];
-        chunkBytes = 0;
-        await this.roll();
+    for (const batch of batches) {
+      const records = batch.ends.length;
+      let start = 0;
+      let next = 0;
+      while (next < records) {
+        const segment = this.segments.at(-1)!;
+        const room = this.segmentBytes - segment.bytes - chunkBytes;
+        let end = next;
+        while (end < records && batch.ends[end]! - start <= room) end++;
+        if (end === next) {
+          if (segment.bytes + chunkBytes > segment.headBytes) {
+            await this.writeChunk(chunk.splice(0), chunkBytes);
+            chunkBytes = 0;
+            await this.roll();
+            continue;
+          }
+          end = next + 1; // larger than a whole segment: it gets a fresh one to itself
+        }
+        const stop = batch.ends[end - 1]!;
+        chunk.push(batch.buf.subarray(start, stop));
+        chunkBytes += stop - start;
+        for (let i = next; i < end; i++) this.noteWritten(batch, i);
+        start = stop;
+        next = end;
       }
-      appendView(chunk, frame.bytes);
-      chunkBytes += frame.bytes.length;
-      this.noteWritten(frame.record);
     }
     await this.writeChunk(chunk, chunkBytes);
   }
@@ -432,16 +436,20 @@ export class Wal {
     this.metrics?.bytesWritten.inc(bytes);
   }
 
-  /** Track the log as written so far, for the head of the next segment. */
-  private noteWritten(record: WalRecord): void {
+  /** Track the log as written so far (record `i` of `batch`), for the head of the next segment. */
+  private noteWritten(batch: FramedBatch, i: number): void {
+    const entry = batch.entries[i];
+    if (entry !== undefined) {
+      const segment = this.segments.at(-1)!;
+      segment.maxEntryIndex = Math.max(segment.maxEntryIndex, entry.index);
+      this.written.lastIndex = entry.index;
+      this.written.lastTerm = entry.term;
+      return;
+    }
+    const record = batch.others[i - batch.entries.length]!;
     switch (record.kind) {
-      case 'entry': {
-        const segment = this.segments.at(-1)!;
-        segment.maxEntryIndex = Math.max(segment.maxEntryIndex, record.entry.index);
-        this.written.lastIndex = record.entry.index;
-        this.written.lastTerm = record.entry.term;
-        return;
-      }
+      case 'entry':
+        return assert(false, 'entries of a batch come before its other records');
       case 'hardState':
         this.written.hardState = record.hardState;
         return;
@@ -537,28 +545,6 @@ function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
-function framedBytes(records: readonly WalRecord[]): number {
-  let total = 0;
-  for (const r of records) total += FRAME_HEADER_BYTES + payloadBytes(r);
-  return total;
-}
-
-/** Frame `records` into one buffer (one allocation, one iovec per batch) and return a view per record. */
-function encodeRecords(records: readonly WalRecord[]): PendingFrame[] {
-  const buf = Buffer.allocUnsafe(framedBytes(records));
-  const frames: PendingFrame[] = [];
-  let pos = 0;
-  for (const record of records) {
-    const payload = payloadBytes(record);
-    const end = writePayload(buf, pos + FRAME_HEADER_BYTES, record);
-    assert(end === pos + FRAME_HEADER_BYTES + payload, 'a payload fills exactly the bytes it announced');
-    sealFrame(buf, pos, recordType(record), payload);
-    frames.push({ bytes: buf.subarray(pos, end), record });
-    pos = end;
-  }
-  return frames;
-}
-
 /** A segment's head: where the log stands, the hard state and the snapshot marker, so it can be read alone. */
 function encodeHead(seq: number, state: WrittenState): Buffer {
   const records: WalRecord[] = [
@@ -572,22 +558,7 @@ function encodeHead(seq: number, state: WrittenState): Buffer {
     { kind: 'hardState', hardState: state.hardState },
   ];
   if (state.snapshot !== null) records.push({ kind: 'snapshot', meta: state.snapshot, retainLog: true });
-  const frames = encodeRecords(records);
-  return Buffer.concat(frames.map((f) => f.bytes));
-}
-
-/** Append `view` to `chunk`, merging it into the last view when the bytes are adjacent in memory. */
-function appendView(chunk: Uint8Array[], view: Uint8Array): void {
-  const last = chunk.at(-1);
-  if (
-    last !== undefined &&
-    last.buffer === view.buffer &&
-    last.byteOffset + last.length === view.byteOffset
-  ) {
-    chunk[chunk.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + view.length);
-  } else {
-    chunk.push(view);
-  }
+  return frameBatch([], records).buf;
 }
 
 /** `Wal.open`, as a function. */
