@@ -1,9 +1,11 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRegistry } from '@flotilla/actor';
 import { tempDir } from '@flotilla/testkit';
 import { describe, expect, it } from 'vitest';
 import type { SnapshotMeta } from '../core/types.ts';
-import { WalBufferFullError, WalClosedError, WalInputError } from './errors.ts';
+import { WalBufferFullError, WalClosedError, WalFailedError, WalInputError } from './errors.ts';
+import { hex16 } from './segment-files.ts';
 import { Wal, type WalOptions } from './wal.ts';
 import { entries, entry, entryData, segmentPaths, shape } from './wal-test-helpers.ts';
 
@@ -190,6 +192,7 @@ describe('Wal', () => {
       ['hard state term going back', () => wal.append([], { term: 1, vote: null, commit: 3 })],
       ['second vote in a term', () => wal.append([], { term: 2, vote: 'm2', commit: 3 })],
       ['commit going back', () => wal.append([], { term: 2, vote: 'm1', commit: 2 })],
+      ['commit past the last entry', () => wal.append([entry(6, 2)], { term: 2, vote: 'm1', commit: 7 })],
       [
         'good entries with a bad hard state',
         () => wal.append([entry(6, 2)], { term: 1, vote: null, commit: 0 }),
@@ -209,6 +212,27 @@ describe('Wal', () => {
     expect(shape(recovered.entries)).toEqual(['3/2', '4/2', '5/2', '6/2']);
     expect(recovered.hardState).toEqual({ term: 2, vote: 'm1', commit: 3 });
     expect(recovered.snapshot).toEqual({ index: 2, term: 2, conf });
+  });
+
+  it('fails loudly and takes no more writes once the disk refuses one', async () => {
+    const dir = tempDir('wal');
+    const { wal } = await Wal.open(dir, small);
+    wal.append(entries(1, 6, 1), { term: 1, vote: null, commit: 6 });
+    await wal.sync();
+    // The next segment's temporary file is /dev/full: writing its head fails with ENOSPC.
+    const next = `${hex16(wal.segmentFiles.length)}-${hex16(7)}.wal.tmp`;
+    symlinkSync('/dev/full', join(dir, next));
+    wal.append(entries(7, 8, 1, 900)); // too big for what is left of the segment: it rolls at once
+    const failed = wal.sync();
+    await expect(failed).rejects.toThrow(WalFailedError);
+    await expect(failed).rejects.toThrow(/ENOSPC/);
+    expect(() => wal.append([entry(21, 1)])).toThrow(WalFailedError);
+    await expect(wal.sync()).rejects.toThrow(WalFailedError);
+    await wal.close();
+
+    rmSync(join(dir, next));
+    const recovered = await reopen(dir);
+    expect(recovered.entries).toEqual(entries(1, 6, 1));
   });
 
   it('bounds the bytes buffered before a sync', async () => {

@@ -225,7 +225,7 @@ export class Wal {
     const problem = this.terms.checkAppend(entries);
     if (problem !== null) throw new WalInputError(`cannot append: ${problem}`);
     const writeHardState = hardState !== undefined && !sameHardState(hardState, this.hardState);
-    if (writeHardState) this.checkHardState(hardState);
+    if (writeHardState) this.checkHardState(hardState, entries.at(-1)?.index ?? this.terms.lastIndex);
 
     if (entries.length === 0 && !writeHardState) return;
     const batch = frameBatch(entries, writeHardState ? [{ kind: 'hardState', hardState }] : []);
@@ -327,8 +327,11 @@ export class Wal {
     }
   }
 
-  /** Raft's durable state only moves forward: term up, one vote per term, commit up. */
-  private checkHardState(hs: HardState): void {
+  /**
+   * Raft's durable state only moves forward (term up, one vote per term, commit up), and
+   * nothing is committed that the log does not hold.
+   */
+  private checkHardState(hs: HardState, lastIndex: number): void {
     const prev = this.hardState;
     if (!isIndex(hs.term) || !isIndex(hs.commit)) {
       throw new WalInputError(`hard state term ${hs.term} / commit ${hs.commit}: must be safe integers >= 0`);
@@ -344,8 +347,12 @@ export class Wal {
         `hard state changes the vote in term ${hs.term} from ${prev.vote} to ${String(hs.vote)}`,
       );
     }
-    if (hs.commit < prev.commit)
+    if (hs.commit < prev.commit) {
       throw new WalInputError(`hard state commit ${hs.commit} is below ${prev.commit}`);
+    }
+    if (hs.commit > lastIndex) {
+      throw new WalInputError(`hard state commit ${hs.commit} is past the last entry ${lastIndex}`);
+    }
   }
 
   private checkRoom(bytes: number): void {
