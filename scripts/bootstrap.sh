@@ -20,12 +20,15 @@ _registry="${_registry%/}"
 _say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # apt-get install the named Debian packages when a command they provide is missing.
-# Arguments are pairs "command:package".
+# Arguments are pairs "command:package"; a command starting with / is a path that must exist.
 flotilla_ensure_debs() {
   local missing=() pair cmd pkg
   for pair in "$@"; do
     cmd="${pair%%:*}"; pkg="${pair##*:}"
-    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing+=("$pkg")
+    case "$cmd" in
+      /*) [ -e "$cmd" ] || missing+=("$pkg") ;;
+      *) command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing+=("$pkg") ;;
+    esac
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
