@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, writeFully } from './durable-fs.ts';
@@ -47,7 +48,7 @@ export async function removeFiles(dir: string, names: readonly string[]): Promis
  * complete head, never a segment that exists without one. Returns the open file, positioned
  * for appends after the head.
  */
-export async function createSegment(dir: string, name: string, head: Uint8Array) {
+export async function createSegment(dir: string, name: string, head: Uint8Array): Promise<FileHandle> {
   const path = join(dir, name);
   const temp = path + TEMP_SUFFIX;
   const handle = await open(temp, 'w+');
