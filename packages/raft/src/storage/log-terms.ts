@@ -24,10 +24,6 @@ export class LogTerms {
     return this.lastIdx;
   }
 
-  get snapshotIndexNow(): number {
-    return this.snapshotIndex;
-  }
-
   /** The term of the entry at `index`, or undefined when the log does not hold it. */
   termAt(index: number): number | undefined {
     if (index === this.snapshotIndex) return this.snapshotTerm;

@@ -67,10 +67,10 @@ export async function readSegments(dir: string, log: Logger): Promise<Recovery |
     recovered.push(result.segment);
     tornTail = result.tornTail;
   }
-  const log_ = replay.finish();
-  if (typeof log_ === 'string') throw new WalCorruptionError(join(dir, segments[0]!.name), 0, log_);
+  const replayed = replay.finish();
+  if (typeof replayed === 'string') throw new WalCorruptionError(join(dir, segments[0]!.name), 0, replayed);
   return {
-    log: log_,
+    log: replayed,
     lastIndex: replay.last.index,
     lastTerm: replay.last.term,
     segments: recovered,

@@ -258,8 +258,15 @@ export class Wal {
     }
     // The marker's size does not depend on retainLog, so room is checked before deciding it.
     this.checkRoom(frameBatch([], [{ kind: 'snapshot', meta, retainLog: true }]).buf.length);
+    const lastIndex = this.terms.lastIndex;
     const retainLog = this.terms.applySnapshot(meta);
     this.snapshot = meta;
+    if (!retainLog && lastIndex > (current?.index ?? 0)) {
+      this.log.info(
+        { index: meta.index, term: meta.term, lastIndex },
+        'snapshot marker discards the log: it does not hold the snapshot entry with that term',
+      );
+    }
     this.enqueue(frameBatch([], [{ kind: 'snapshot', meta, retainLog }]));
   }
 
