@@ -1,3 +1,4 @@
+import { writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
@@ -38,6 +39,17 @@ export async function writeFully(
   let at = position;
   while (remaining.length > 0) {
     const { bytesWritten } = await handle.writev(remaining as Uint8Array[], at);
+    if (bytesWritten <= 0) throw new Error(`write at byte ${at} made no progress`);
+    at += bytesWritten;
+    remaining = dropBytes(remaining, bytesWritten);
+  }
+}
+
+export function writeFullySync(fd: number, views: readonly Uint8Array[], position: number): void {
+  let remaining = views;
+  let at = position;
+  while (remaining.length > 0) {
+    const bytesWritten = writevSync(fd, remaining as Uint8Array[], at);
     if (bytesWritten <= 0) throw new Error(`write at byte ${at} made no progress`);
     at += bytesWritten;
     remaining = dropBytes(remaining, bytesWritten);

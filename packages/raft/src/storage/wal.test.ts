@@ -74,6 +74,18 @@ describe('Wal', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('writes large batches through the thread pool and small ones inline, both recovered', async () => {
+    const dir = tempDir('wal');
+    const { wal } = await Wal.open(dir);
+    wal.append(entries(1, 400, 1, 1024)); // ~400 KiB: above the blocking-write bound
+    wal.append(entries(401, 402, 1, 10));
+    await wal.close();
+    expect((await reopen(dir, {})).entries).toEqual([
+      ...entries(1, 400, 1, 1024),
+      ...entries(401, 402, 1, 10),
+    ]);
+  });
+
   it('gives an entry larger than a segment a segment of its own', async () => {
     const dir = tempDir('wal');
     const { wal } = await Wal.open(dir, small);
