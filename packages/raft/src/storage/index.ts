@@ -2,6 +2,7 @@ export {
   SnapshotChunkOffsetError,
   SnapshotCorruptionError,
   SnapshotInputError,
+  SnapshotNotFoundError,
   WalBufferFullError,
   WalClosedError,
   WalCorruptionError,
@@ -9,7 +10,6 @@ export {
   WalInputError,
 } from './errors.ts';
 export type { WalMetrics } from './metrics.ts';
-export type { SnapshotHeader } from './snapshot-format.ts';
 export type { SnapshotStoreOptions, StoredSnapshot } from './snapshot-store.ts';
 export {
   defaultKeepSnapshots,
