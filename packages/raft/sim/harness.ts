@@ -204,12 +204,22 @@ export class Cluster implements NodeObserver {
     }
   }
 
-  /** Tick `id` until its election timeout fires, then run the election to its end. */
+  /** Tick `id` until its election timeout fires and it starts a (pre-)campaign, then run the election to its end. */
   campaign(id: NodeId): void {
     const raft = this.raft(id);
+    const started = () => raft.status().counters.preCampaigns + raft.status().counters.campaigns;
+    const before = started();
     const limit = 2 * (this.options.config?.electionTicks ?? 10);
-    for (let i = 0; i < limit && raft.role === 'follower'; i++) this.tick(id);
+    for (let i = 0; i < limit && started() === before; i++) this.tick(id);
     this.stabilize();
+  }
+
+  /** Let `ticks` ticks pass on every member that is up, delivering everything after each. */
+  runFor(ticks: number): void {
+    for (let i = 0; i < ticks; i++) {
+      this.tickAll();
+      this.stabilize();
+    }
   }
 
   /** `campaign(id)` and insist that it won. */

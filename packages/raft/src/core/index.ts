@@ -33,9 +33,10 @@ export type {
 } from './messages.ts';
 export { checkMessage, entrySizeBytes } from './messages.ts';
 export type { ProgressState } from './progress.ts';
-export type { DropReason, ProposeResult, RestoreState } from './raft.ts';
+export type { DropReason, ProposeResult } from './raft.ts';
 export { Raft } from './raft.ts';
 export type { ReadState, Ready, Role, SoftState } from './ready.ts';
+export type { RestoreState } from './restore.ts';
 export type { PeerStatus, RaftCounters, Status } from './status.ts';
 export type { ConfState, Entry, EntryType, HardState, NodeId, SnapshotMeta } from './types.ts';
 export { emptyHardState } from './types.ts';

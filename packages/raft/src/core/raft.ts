@@ -13,7 +13,6 @@ import {
   type ConfChange,
   checkConfChange,
   confEquals,
-  decodeConfEntry,
   emptyConf,
   encodeConfEntry,
   isConfChange,
@@ -28,9 +27,7 @@ import { RaftLog } from './log.ts';
 import {
   type Append,
   type AppendResponse,
-  checkEntryList,
   checkMessage,
-  checkSnapshotMeta,
   entrySizeBytes,
   type Heartbeat,
   type HeartbeatResponse,
@@ -42,24 +39,9 @@ import {
 import { Progress } from './progress.ts';
 import { ReadOnlyQueue } from './read-only.ts';
 import type { ReadState, Ready, Role, SoftState } from './ready.ts';
+import { checkRestore, type RestoreState } from './restore.ts';
 import type { PeerStatus, RaftCounters, Status } from './status.ts';
 import type { ConfState, Entry, EntryType, HardState, NodeId, SnapshotMeta } from './types.ts';
-
-/** What the driver recovered from disk at start. */
-export interface RestoreState {
-  readonly hardState: HardState;
-  /** The latest snapshot; the log continues after its index. */
-  readonly snapshot?: SnapshotMeta;
-  /** Contiguous entries after the snapshot (from index 1 when there is none). */
-  readonly entries: readonly Entry[];
-  /** Already applied by the state machine: not handed out again as committed. Default: the snapshot's index. */
-  readonly applied?: number;
-  /**
-   * A brand-new cluster's initial configuration (no snapshot, empty log, zero hard state).
-   * Every founding member must be given the same one: it becomes their identical first entry.
-   */
-  readonly bootstrap?: ConfState;
-}
 
 export type DropReason =
   /** No leader is known to forward to (an election is under way). */
@@ -154,6 +136,7 @@ export class Raft {
     staleMessages: 0,
     votesIgnoredInLease: 0,
     droppedForwarded: 0,
+    preCampaigns: 0,
     campaigns: 0,
   };
 
@@ -627,18 +610,19 @@ export class Raft {
   }
 
   private hardState(): HardState {
+    return { term: this.currentTerm, vote: this.reportableVote(), commit: this.log.committed };
+  }
+
+  private reportableVote(): NodeId | null {
     // The broken variant never reports a vote for another member, so the driver never makes
     // it durable although the vote response goes out: a restart forgets whom it voted for.
-    const vote = this.broken === 'voteBeforePersist' && this.votedFor !== this.id ? null : this.votedFor;
-    return { term: this.currentTerm, vote, commit: this.log.committed };
+    return this.broken === 'voteBeforePersist' && this.votedFor !== this.id ? null : this.votedFor;
   }
 
   private hardChanged(): boolean {
-    const hs = this.hardState();
+    const hs = this.reportedHard;
     return (
-      hs.term !== this.reportedHard.term ||
-      hs.vote !== this.reportedHard.vote ||
-      hs.commit !== this.reportedHard.commit
+      hs.term !== this.currentTerm || hs.vote !== this.reportableVote() || hs.commit !== this.log.committed
     );
   }
 
@@ -666,6 +650,7 @@ export class Raft {
     this.currentRole = 'preCandidate';
     this.currentLeader = null;
     this.votes.clear();
+    this.counters.preCampaigns++;
     this.resetTimers();
   }
 
@@ -935,8 +920,13 @@ export class Raft {
     return { ok: true, index: entry.index, term: entry.term };
   }
 
+  /** Send every follower what it needs (an empty append at least, for the commit index), filling its window. */
   private broadcastAppend(): void {
-    for (const [id, pr] of this.progress) if (id !== this.id) this.sendAppend(id, pr, true);
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      this.sendAppend(id, pr, true);
+      for (let i = 1; i < this.cfg.maxInflightMessages && this.sendAppend(id, pr, false); i++);
+    }
   }
 
   private broadcastHeartbeat(context: string | null): void {
@@ -1186,39 +1176,3 @@ export class Raft {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** Why `restore` is not a state a correct driver could have persisted, or null. */
-function checkRestore(restore: RestoreState): string | null {
-  if (typeof restore !== 'object' || restore === null) return 'restore state is not an object';
-  const hs = restore.hardState;
-  if (typeof hs !== 'object' || hs === null) return 'hardState is missing';
-  if (!Number.isSafeInteger(hs.term) || hs.term < 0) return 'hardState.term is not a non-negative integer';
-  if (hs.vote !== null && !isNodeId(hs.vote)) return 'hardState.vote is neither null nor a member id';
-  if (!Number.isSafeInteger(hs.commit) || hs.commit < 0)
-    return 'hardState.commit is not a non-negative integer';
-  if (restore.snapshot !== undefined) {
-    const problem = checkSnapshotMeta(restore.snapshot);
-    if (problem !== null) return problem;
-  }
-  const snapIndex = restore.snapshot?.index ?? 0;
-  const snapTerm = restore.snapshot?.term ?? 0;
-  const entryProblem = checkEntryList(restore.entries, snapIndex, snapTerm, hs.term);
-  if (entryProblem !== null) return entryProblem;
-  const lastIndex = snapIndex + restore.entries.length;
-  if (hs.commit > lastIndex) return `hardState.commit ${hs.commit} is past the last index ${lastIndex}`;
-  const commit = Math.max(hs.commit, snapIndex);
-  const applied = restore.applied ?? snapIndex;
-  if (!Number.isSafeInteger(applied) || applied < snapIndex || applied > commit)
-    return `applied ${String(restore.applied)} is outside [${snapIndex}, ${commit}]`;
-  for (const e of restore.entries) {
-    if (e.type === 'conf' && decodeConfEntry(e.data) === null)
-      return `entry ${e.index} is not a configuration`;
-  }
-  if (restore.bootstrap !== undefined) {
-    if (restore.snapshot !== undefined || restore.entries.length > 0 || hs.term !== 0 || hs.vote !== null)
-      return 'bootstrap is only for a brand-new member: no snapshot, no entries, zero hard state';
-    if (!isConfState(restore.bootstrap) || restore.bootstrap.voters.length === 0)
-      return 'bootstrap must name at least one voter, each member once';
-  }
-  return null;
-}

@@ -25,7 +25,9 @@ export interface RaftCounters {
   readonly votesIgnoredInLease: number;
   /** Proposals and reads forwarded by followers that this leader had to drop. */
   readonly droppedForwarded: number;
-  /** Elections this member started (real votes, not pre-votes). */
+  /** Pre-vote rounds this member started. */
+  readonly preCampaigns: number;
+  /** Elections this member started (real votes, after a won pre-vote or without PreVote). */
   readonly campaigns: number;
 }
 
