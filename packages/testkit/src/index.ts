@@ -1,4 +1,5 @@
 export { cleanupAll, registerCleanup } from './cleanup.ts';
+export * from './linearizability/index.ts';
 export type { NatsCluster, NatsServer, StartNatsOptions } from './nats.ts';
 export { natsServerBinary, startNats } from './nats.ts';
 export { freePort, freePorts } from './ports.ts';
