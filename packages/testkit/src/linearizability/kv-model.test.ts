@@ -23,7 +23,9 @@ const outputFor = (i: KvInput): fc.Arbitrary<KvOutput> => {
     case 'get':
       return fc.option(value, { nil: null }).map((v) => ({ kind: 'get', value: v }));
     case 'put':
-      return fc.option(value, { nil: null }).map((prev) => ({ kind: 'put', prev }));
+      return fc
+        .option(fc.option(value, { nil: null }), { nil: undefined })
+        .map((prev) => ({ kind: 'put', prev }));
     case 'cas':
       return fc.boolean().map((succeeded) => ({ kind: 'cas', succeeded }));
     case 'delete':
@@ -44,9 +46,10 @@ describe('kvModel', () => {
           const step = kvModel.step(s1, i, UNKNOWN);
           expect(step.ok && kvModel.equal(step.next, s1)).toBe(true);
         }
-        if (kvModel.blindWrite?.(i)) {
-          const a = kvModel.step(s1, i, UNKNOWN);
-          const b = kvModel.step(s2, i, UNKNOWN);
+        for (const output of [o, UNKNOWN] as const) {
+          if (!kvModel.blindWrite?.(i, output)) continue;
+          const a = kvModel.step(s1, i, output);
+          const b = kvModel.step(s2, i, output);
           expect(a.ok && b.ok && kvModel.equal(a.next, b.next)).toBe(true);
         }
       }),
@@ -123,6 +126,6 @@ describe('registerModel', () => {
       expect(registerModel.step(s, { kind: 'write', value: 5 }, UNKNOWN)).toEqual({ ok: true, next: 5 });
     }
     expect(registerModel.readOnly?.({ kind: 'read' }, UNKNOWN)).toBe(true);
-    expect(registerModel.blindWrite?.({ kind: 'write', value: 1 })).toBe(true);
+    expect(registerModel.blindWrite?.({ kind: 'write', value: 1 }, UNKNOWN)).toBe(true);
   });
 });

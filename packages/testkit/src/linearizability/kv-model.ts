@@ -145,7 +145,11 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     (output !== UNKNOWN &&
       ((output.kind === 'cas' && !output.succeeded) ||
         (output.kind === 'delete' && output.deleted === false))),
-  blindWrite: (input) => input.kind === 'put' || input.kind === 'delete',
+  blindWrite: (input, output) =>
+    output === UNKNOWN
+      ? input.kind === 'put' || input.kind === 'delete'
+      : (output.kind === 'put' && output.prev === undefined) ||
+        (output.kind === 'delete' && output.deleted === undefined),
   validate(input, output) {
     if (typeof input !== 'object' || input === null) return 'input is not an object';
     if (!['get', 'put', 'cas', 'delete'].includes(input.kind))

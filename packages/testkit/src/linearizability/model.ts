@@ -43,10 +43,11 @@ export type Model<State, Input, Output> = {
    */
   readOnly?(input: Input, output: Output | Unknown): boolean;
   /**
-   * `blindWrite`: with an unknown output this operation is possible in every state and leaves
-   * the same state whatever it started from (a put, a delete).
+   * `blindWrite`: this operation with this output (or an unknown one) is possible in every
+   * state and leaves the same state whatever it started from (a put whose previous value was
+   * not recorded, a delete).
    */
-  blindWrite?(input: Input): boolean;
+  blindWrite?(input: Input, output: Output | Unknown): boolean;
   /** A reason when an operation can never be valid (an output of the wrong kind), else undefined. */
   validate?(input: Input, output: Output | Unknown): string | undefined;
   describeOperation(input: Input, output: Output | Unknown): string;

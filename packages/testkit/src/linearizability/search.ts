@@ -83,6 +83,7 @@ class PartitionSearch<State, Input, Output> {
   readonly #defInput: Input[] = [];
   readonly #defOutput: Output[] = [];
   readonly #defReadOnly: Uint8Array;
+  readonly #defBlind: Uint8Array;
   readonly #unkInput: Input[] = [];
   readonly #unkBlind: Uint8Array;
 
@@ -169,7 +170,10 @@ class PartitionSearch<State, Input, Output> {
       return op.kind === 'ok' && model.readOnly?.(op.input, op.output) === true ? 1 : 0;
     });
     for (const i of this.#unknown) this.#unkInput.push(history[i]!.input);
-    this.#unkBlind = Uint8Array.from(this.#unkInput, (input) => (model.blindWrite?.(input) === true ? 1 : 0));
+    this.#defBlind = Uint8Array.from(this.#defInput, (input, d) =>
+      model.blindWrite?.(input, this.#defOutput[d]!) ? 1 : 0,
+    );
+    this.#unkBlind = Uint8Array.from(this.#unkInput, (input) => (model.blindWrite?.(input, UNKNOWN) ? 1 : 0));
     const D = this.#definite.length;
     const U = this.#unknown.length;
 
@@ -285,6 +289,8 @@ class PartitionSearch<State, Input, Output> {
 
   #tryDefinite(position: number): Attempt {
     const d = this.#candidates[position]!;
+    // A blind write does the same with or without the unknown operation on top (see below).
+    if (this.#defBlind[d] === 1 && this.#afterUnknown()) return 'skipped';
     const input = this.#defInput[d]!;
     const output = this.#defOutput[d]!;
     const result = this.#step(this.#state, input, output);
@@ -349,12 +355,15 @@ class PartitionSearch<State, Input, Output> {
     if (!this.#baselineValid) {
       for (let i = 0; i < this.#candidateCount; i++) {
         const d = this.#candidates[i]!;
-        this.#baseline[i] = this.#step(this.#state, this.#defInput[d]!, this.#defOutput[d]!);
+        if (this.#defBlind[d] === 0)
+          this.#baseline[i] = this.#step(this.#state, this.#defInput[d]!, this.#defOutput[d]!);
       }
       this.#baselineValid = true;
     }
     for (let i = 0; i < this.#candidateCount; i++) {
       const d = this.#candidates[i]!;
+      // A blind write ends the same wherever it starts: it cannot see u.
+      if (this.#defBlind[d] === 1) continue;
       const result = this.#step(after, this.#defInput[d]!, this.#defOutput[d]!);
       if (!result.ok) continue;
       const baseline = this.#baseline[i]!;
