@@ -6,9 +6,7 @@
 //   pnpm sim --steps 8000           events per seed with faults on (default below)
 //   pnpm sim --broken voteBeforePersist --seeds 200   hunt with a deliberately broken core
 import { type BrokenVariant, brokenVariants } from '../src/core/index.ts';
-import { livenessBoundTicks, runSimulation, type SimResult } from './simulation.ts';
-
-export const defaultSteps = 3000;
+import { defaultSteps, livenessBoundTicks, runSimulation, type SimResult } from './simulation.ts';
 
 interface Args {
   seeds: number;

@@ -54,6 +54,9 @@ export interface SimResult {
   readonly trace: readonly string[];
 }
 
+/** Events per seed with faults on, unless told otherwise (`pnpm sim --steps`). */
+export const defaultSteps = 5000;
+
 /** Time is counted in units; a member's tick is about 100 of them. */
 const unitsPerTick = 100;
 export const electionTicks = 10;
@@ -175,7 +178,7 @@ function drawProfile(rng: Rng): Profile {
     heartbeatTicks: rng.int(1, 3),
     preVote: rng.chance(0.8),
     checkQuorum: rng.chance(0.8),
-    maxMessageBytes: rng.pick([64, 256, 4096, 1 << 20]),
+    maxMessageBytes: rng.pick([1, 64, 256, 4096, 1 << 20]),
     maxInflightMessages: rng.pick([1, 2, 4, 64]),
     maxUncommittedBytes: rng.pick([512, 1 << 20]),
     latencyMax: rng.pick([20, 60, 150, 400]),
@@ -186,7 +189,7 @@ function drawProfile(rng: Rng): Profile {
     clientEvery: rng.pick([15, 40, 100]),
     leaderStrikeRate: rng.pick([0, 0.1, 0.3, 0.6]),
     voterStrikeRate: rng.pick([0, 0.1, 0.3, 0.6]),
-    commitStrikeRate: rng.pick([0, 0.01, 0.05, 0.2]),
+    commitStrikeRate: rng.pick([0, 0.05, 0.2, 0.5]),
     crashBeforeSendRate: rng.pick([0, 0.002, 0.01, 0.03]),
   };
 }
@@ -661,9 +664,13 @@ class World implements NodeObserver {
       change = { type: this.rng.chance(0.8) ? 'addLearner' : 'addVoter', node: `n${this.nextNodeNumber}` };
     } else if (roll < 0.65 && conf.learners.length > 0) {
       change = { type: 'promote', node: this.rng.pick(conf.learners) };
-    } else {
+    } else if (this.profile.preVote || this.profile.checkQuorum) {
       const members = [...conf.voters, ...conf.learners];
       change = { type: 'remove', node: this.rng.pick(members) };
+    } else {
+      // With neither PreVote nor the CheckQuorum lease, a removed member that never hears of
+      // its removal can depose every leader forever (thesis §4.2.3): safe, but not live.
+      return;
     }
     const result = raft.proposeConfChange(change);
     this.log(
