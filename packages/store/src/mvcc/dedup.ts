@@ -9,10 +9,6 @@ import { type DedupRecord, decodeDedupRecord, encodeDedupRecord } from './record
  * answers a retry the same way. A retry later than `window` entries applies again.
  */
 
-// At most one entry is written per applied index, so evicting one per index keeps up;
-// the bound only caps the work of one entry if the table ever holds a backlog.
-const maxEvictionsPerEntry = 16;
-
 export function lookupRequest(b: Backend, requestId: string): DedupRecord | undefined {
   const bytes = b.dedup.getBinary(requestId);
   return bytes === undefined ? undefined : decodeDedupRecord(bytes);
@@ -23,13 +19,17 @@ export function rememberRequest(b: Backend, requestId: string, record: DedupReco
   b.dedupByIndex.putSync(uint64Key(record.appliedIndex), Buffer.from(requestId, 'utf8'));
 }
 
-/** Forget the requests applied at or below `appliedIndex - windowEntries`. */
+/**
+ * Forget the request applied at index `appliedIndex - windowEntries`, if any. Every index
+ * is applied exactly once and at most one request is remembered per index, so evicting
+ * that one index per applied entry keeps the table at `windowEntries` entries at most.
+ */
 export function evictRequests(b: Backend, appliedIndex: number, windowEntries: number): void {
-  const through = appliedIndex - windowEntries;
-  if (through < 1) return;
-  const expired = b.dedupByIndex.getRange({ end: uint64Key(through + 1), limit: maxEvictionsPerEntry });
-  for (const { key, value } of [...expired]) {
-    b.dedup.removeSync(value.toString('utf8'));
-    b.dedupByIndex.removeSync(key as Uint8Array);
-  }
+  const expired = appliedIndex - windowEntries;
+  if (expired < 1) return;
+  const key = uint64Key(expired);
+  const requestId = b.dedupByIndex.getBinary(key);
+  if (requestId === undefined) return;
+  b.dedup.removeSync(requestId.toString('utf8'));
+  b.dedupByIndex.removeSync(key);
 }

@@ -23,8 +23,12 @@ export function revisionKey(main: number, sub: number): Buffer {
   return key;
 }
 
+function asBuffer(source: Uint8Array): Buffer {
+  return Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+}
+
 export function readRevision(source: Uint8Array, offset: number): RevisionPointer {
-  const view = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  const view = asBuffer(source);
   return {
     main: view.readUInt32BE(offset) * twoTo32 + view.readUInt32BE(offset + 4),
     sub: view.readUInt32BE(offset + 8),
@@ -40,7 +44,7 @@ export function uint64Key(n: number): Buffer {
 }
 
 export function readUint64(source: Uint8Array, offset: number): number {
-  const view = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  const view = asBuffer(source);
   return view.readUInt32BE(offset) * twoTo32 + view.readUInt32BE(offset + 4);
 }
 
@@ -158,5 +162,5 @@ export function inKeyRange(key: Bytes, range: KeyRange): boolean {
 
 /** Latin-1 maps bytes to chars one to one: a cheap exact Map key for a byte string. */
 export function mapKey(key: Bytes): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  return asBuffer(key).toString('latin1');
 }
