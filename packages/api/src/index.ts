@@ -137,6 +137,16 @@ export {
   tolerationSecondsFor,
   untoleratedTaints,
 } from './nodes.ts';
+export type { JsonSchema, OpenApiFlavor } from './openapi/definitions.ts';
+export {
+  openApiV2Document,
+  openApiV2ProtobufAccept,
+  openApiV2ProtobufContentType,
+  openApiV3Document,
+  openApiV3GroupVersions,
+  openApiV3Index,
+} from './openapi/documents.ts';
+export { encodeOpenApiV2 } from './openapi/protobuf.ts';
 export { controllerOf, controllerRef, isControlledBy } from './owners.ts';
 export type { JsonPatchOperation } from './patch/json-patch.ts';
 export {
