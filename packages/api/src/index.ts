@@ -277,6 +277,7 @@ export {
   planDelete,
   podQOSClass,
   prepareForCreate,
+  prepareForFinalize,
   prepareForStatusUpdate,
   prepareForUpdate,
   readyToRemove,

@@ -22,7 +22,7 @@ import type { ObjectSchema } from './schema/schema.ts';
 import type { TableColumnDefinition } from './types/meta.ts';
 
 export type Verb = 'create' | 'delete' | 'deletecollection' | 'get' | 'list' | 'patch' | 'update' | 'watch';
-export type SubresourceName = 'status' | 'scale' | 'binding' | 'log';
+export type SubresourceName = 'status' | 'scale' | 'binding' | 'log' | 'finalize';
 
 export type SubresourceInfo = {
   readonly name: SubresourceName;
@@ -106,7 +106,12 @@ export const resources: readonly ResourceInfo[] = [
     shortNames: ['ns'],
     namespaced: false,
     verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-    subresources: [status('', 'Namespace')],
+    // The namespace controller empties spec.finalizers through `finalize` once the
+    // namespace's content is gone.
+    subresources: [
+      { name: 'finalize', group: '', version: 'v1', kind: 'Namespace', verbs: ['update'] },
+      status('', 'Namespace'),
+    ],
     schema: namespaceSchema,
     columns: core.namespaces,
   }),

@@ -10,6 +10,7 @@ import {
   planDelete,
   podQOSClass,
   prepareForCreate,
+  prepareForFinalize,
   prepareForStatusUpdate,
   prepareForUpdate,
   readyToRemove,
@@ -230,8 +231,32 @@ describe('deletion', () => {
       'example.com/keep',
       'orphan',
     ]);
-    expect(readyToRemove({ deletionTimestamp: 'x', finalizers: [] })).toBe(true);
-    expect(readyToRemove({ deletionTimestamp: 'x', finalizers: ['a'] })).toBe(false);
+    const marked = (finalizers: string[]) => ({
+      ...d,
+      metadata: { ...d.metadata, deletionTimestamp: 'x', finalizers },
+    });
+    expect(readyToRemove(marked([]))).toBe(true);
+    expect(readyToRemove(marked(['a']))).toBe(false);
+  });
+
+  it('marks a namespace Terminating until its spec finalizers are gone', () => {
+    const nsInfo = info('v1', 'Namespace');
+    const ns = prepareForCreate(
+      nsInfo,
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } } as Namespace,
+      ctx,
+    );
+    const plan = planDelete(ns, {}, now);
+    expect(plan.kind).toBe('mark');
+    const terminating = (plan as { object: Namespace }).object;
+    expect(terminating.status?.phase).toBe('Terminating');
+    expect(readyToRemove(terminating)).toBe(false);
+    const finalized = prepareForFinalize(
+      { ...terminating, spec: {}, metadata: { ...terminating.metadata, labels: { x: 'y' } } },
+      terminating,
+    );
+    expect(finalized.metadata).toEqual(terminating.metadata); // only spec.finalizers is taken
+    expect(readyToRemove(finalized)).toBe(true);
   });
 
   it('checks options and preconditions', () => {

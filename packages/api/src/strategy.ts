@@ -19,7 +19,7 @@ import { timeFromMs } from './time.ts';
 import type { Deployment, ReplicaSet } from './types/apps.ts';
 import type { Scale } from './types/autoscaling.ts';
 import type { Binding, Namespace, Pod, PodQOSClass, PodSpec, Service } from './types/core.ts';
-import type { DeleteOptions, DeletionPropagation, KubeObject, ObjectMeta } from './types/meta.ts';
+import type { DeleteOptions, DeletionPropagation, KubeObject } from './types/meta.ts';
 
 /** Random characters appended to generateName: no vowels (no words), no look-alikes. */
 const generateNameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
@@ -229,13 +229,37 @@ export function prepareForStatusUpdate<T extends KubeObject>(next: T, prev: T): 
   return d as unknown as T;
 }
 
-/** True when an update (e.g. removing the last finalizer) should complete a pending deletion. */
-export function readyToRemove(meta: ObjectMeta): boolean {
+/**
+ * True when an update (removing the last finalizer, or a namespace's last spec
+ * finalizer through `finalize`) should complete a pending deletion.
+ */
+export function readyToRemove(obj: KubeObject): boolean {
+  const meta = obj.metadata;
   return (
     meta.deletionTimestamp !== undefined &&
     (meta.finalizers ?? []).length === 0 &&
+    namespaceFinalizers(obj).length === 0 &&
     (meta.deletionGracePeriodSeconds ?? 0) === 0
   );
+}
+
+/** The spec finalizers of a Namespace (`kubernetes`); none for other kinds. */
+function namespaceFinalizers(obj: KubeObject): readonly string[] {
+  return obj.kind === 'Namespace' && obj.apiVersion === 'v1'
+    ? ((obj as Namespace).spec?.finalizers ?? [])
+    : [];
+}
+
+/**
+ * Prepares a write through a namespace's `finalize` subresource: only its
+ * spec.finalizers are taken from `next`.
+ */
+export function prepareForFinalize(next: Namespace, prev: Namespace): Namespace {
+  const d = draft(prev);
+  const finalizers = next.spec?.finalizers ?? [];
+  d.spec = { ...(d.spec ?? {}), finalizers: [...finalizers] };
+  if (finalizers.length === 0) delete d.spec.finalizers;
+  return d;
 }
 
 // ---- Scale and binding ----------------------------------------------------------------------------
@@ -420,8 +444,9 @@ export function planDelete(obj: KubeObject, options: DeleteOptions, nowMs: numbe
     finalizersChanged = true;
   }
   const grace = obj.kind === 'Pod' && obj.apiVersion === 'v1' ? podGracePeriod(obj as Pod, options) : 0;
-  // Dependents only wait for an owner's finalizers when there are any to process.
-  const hasFinalizers = finalizers.length > 0;
+  // A namespace waits for its spec finalizers too: the namespace controller removes its
+  // content, then empties them through `finalize`.
+  const hasFinalizers = finalizers.length > 0 || namespaceFinalizers(obj).length > 0;
 
   if (meta.deletionTimestamp !== undefined) {
     const current = meta.deletionGracePeriodSeconds ?? 0;
@@ -444,5 +469,9 @@ export function planDelete(obj: KubeObject, options: DeleteOptions, nowMs: numbe
   if (finalizers.length === 0) delete d.metadata.finalizers;
   d.metadata.deletionTimestamp = timeFromMs(nowMs + grace * 1000);
   d.metadata.deletionGracePeriodSeconds = grace;
+  if (obj.kind === 'Namespace' && obj.apiVersion === 'v1') {
+    const ns = d as Draft<Namespace>;
+    ns.status = { ...(ns.status ?? {}), phase: 'Terminating' };
+  }
   return { kind: 'mark', object: d };
 }

@@ -4,6 +4,7 @@
  * validates fields itself, so it sends `fieldValidation=Strict` instead of validating
  * client-side. Built once for both OpenAPI versions.
  */
+import { assertNever } from '@flotilla/actor';
 import type { ResourceInfo, SubresourceInfo } from '../registry.ts';
 import type { JsonSchema, OpenApiFlavor } from './definitions.ts';
 import { listDefinitionName } from './definitions.ts';
@@ -127,6 +128,18 @@ function subresourceOps(r: ResourceInfo, s: SubresourceInfo, base: string, scope
           gvk: { group: r.group, version: r.version, kind: r.kind },
         },
       ];
+    case 'finalize':
+      return [
+        {
+          method: 'put',
+          id: `replace${base}${scope}${r.kind}${suffix}`,
+          action: 'put',
+          params: writeParams,
+          body: bodyDef,
+          response: bodyDef,
+          gvk,
+        },
+      ];
     case 'status':
     case 'scale':
       return [
@@ -157,6 +170,8 @@ function subresourceOps(r: ResourceInfo, s: SubresourceInfo, base: string, scope
           gvk,
         },
       ];
+    default:
+      return assertNever(s.name, 'subresource');
   }
 }
 

@@ -369,7 +369,7 @@ const tolerationSchema = struct<core.Toleration>(`${v1}.Toleration`, {
 export const podSpecSchema = struct<core.PodSpec>(`${v1}.PodSpec`, {
   volumes: mergeList(volumeSchema, 'name', { retainKeys: true }),
   initContainers: mergeList(containerSchema, 'name'),
-  containers: mergeList(containerSchema, 'name'),
+  containers: always(mergeList(containerSchema, 'name')),
   restartPolicy: string(),
   terminationGracePeriodSeconds: pointer(int64),
   activeDeadlineSeconds: pointer(int64),
