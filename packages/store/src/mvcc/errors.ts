@@ -225,9 +225,16 @@ export class SnapshotInvalidError extends StoreError {
   }
 }
 
-export class StoreClosedError extends StoreError {
-  constructor(message = 'the store is closed') {
-    super('StoreClosed', message);
+type UnavailableData = { readonly reason: 'closed' | 'restoring' };
+/** The store cannot serve now: it is closed, or replacing its state with a snapshot. */
+export class StoreUnavailableError extends StoreError {
+  declare readonly data: UnavailableData;
+  constructor(message: string, data: UnavailableData) {
+    super('StoreUnavailable', message, data);
+  }
+  static of(reason: UnavailableData['reason']): StoreUnavailableError {
+    const why = reason === 'closed' ? 'is closed' : 'is being restored from a snapshot';
+    return new StoreUnavailableError(`the store ${why}`, { reason });
   }
 }
 
@@ -249,7 +256,7 @@ const factories: ReadonlyArray<readonly [string, (message: string, data: never) 
   ['WatchCancelled', (m, d) => new WatchCancelledError(m, d)],
   ['LessorNotPrimary', (m) => new LessorNotPrimaryError(m)],
   ['SnapshotInvalid', (m, d) => new SnapshotInvalidError(m, d)],
-  ['StoreClosed', (m) => new StoreClosedError(m)],
+  ['StoreUnavailable', (m, d) => new StoreUnavailableError(m, d)],
 ];
 for (const [code, make] of factories) {
   registerRemoteError(code, (message, data) => make(message, data as never));

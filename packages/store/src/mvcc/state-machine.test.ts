@@ -10,7 +10,7 @@ import {
   InvalidRequestError,
   resultOrThrow,
   SnapshotInvalidError,
-  StoreClosedError,
+  StoreUnavailableError,
 } from './errors.ts';
 import { prefixEnd, rangeEndAll } from './keys.ts';
 import { storeLimits } from './limits.ts';
@@ -634,7 +634,7 @@ describe('state machine: apply discipline', () => {
     applyAll(sm, put('a', '1'), put('b', '2'), { kind: 'leaseGrant', id: 4, ttlSeconds: 9 });
     const before = { status: sm.status(), hash: sm.hash(), leases: sm.leases() };
     await sm.close();
-    expect(() => sm.range({ key: b('a') })).toThrow(StoreClosedError);
+    expect(() => sm.range({ key: b('a') })).toThrow(StoreUnavailableError);
     const again = StateMachine.open({ dir });
     open.push(again);
     expect({ status: again.status(), hash: again.hash(), leases: again.leases() }).toEqual(before);
@@ -694,6 +694,25 @@ describe('state machine: snapshot, restore, hash', () => {
     expect(sm.hash()).toEqual(before);
     expect(existsSync(join(sm.dir, 'state.mdb.restore'))).toBe(false);
     expect(sm.apply(2, encodeCommand(put('b', '1')))).toEqual({ kind: 'put', revision: 3 });
+  });
+
+  it('is unavailable while restoring, and a close waits for the restore', async () => {
+    const sm = fresh();
+    ok(sm, put('a', '1'));
+    const path = join(tempDir('store-snap'), 'snap.db');
+    await sm.snapshot(path);
+    ok(sm, put('a', '2'));
+    const restoring = sm.restore(path);
+    expect(sm.available).toBe(false);
+    expect(() => sm.range({ key: b('a') })).toThrow(StoreUnavailableError);
+    expect(() => sm.status()).toThrow(/being restored/);
+    await restoring;
+    expect(sm.available).toBe(true);
+    expect(sm.range({ key: b('a') }).kvs.map((kv) => str(kv.value))).toEqual(['1']);
+    const again = sm.restore(path);
+    await sm.close();
+    await again;
+    expect(() => sm.range({ key: b('a') })).toThrow(/is closed/);
   });
 
   it('hash refuses compacted and future revisions', () => {

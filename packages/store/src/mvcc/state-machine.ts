@@ -31,8 +31,8 @@ import {
   RequestIdReusedError,
   ResultNotKeptError,
   SnapshotInvalidError,
-  StoreClosedError,
   StoreError,
+  StoreUnavailableError,
 } from './errors.ts';
 import { keyRange } from './keys.ts';
 import {
@@ -136,6 +136,7 @@ export class StateMachine {
   private readonly log: Logger;
   private closed = false;
   private busy: 'applying' | 'restoring' | undefined;
+  private restoring: Promise<void> | undefined;
 
   private constructor(options: StateMachineOptions, backend: Backend) {
     this.dir = options.dir;
@@ -152,10 +153,11 @@ export class StateMachine {
     );
     this.registry = options.registry;
     this.metrics = options.registry
-      ? storeMetrics(options.registry, this.member, () => ({
-          fileBytes: this.closed ? 0 : this.backend.fileBytes(),
-          inUseBytes: this.closed ? 0 : this.backend.inUseBytes(),
-        }))
+      ? storeMetrics(options.registry, this.member, () =>
+          this.available
+            ? { fileBytes: this.backend.fileBytes(), inUseBytes: this.backend.inUseBytes() }
+            : { fileBytes: 0, inUseBytes: 0 },
+        )
       : undefined;
     this.updateGauges();
     this.log.info(
@@ -218,8 +220,14 @@ export class StateMachine {
     return () => this.listeners.delete(listener);
   }
 
+  /** Whether reads can be served now (not closed, not in the middle of a restore). */
+  get available(): boolean {
+    return !this.closed && this.busy !== 'restoring';
+  }
+
   private checkOpen(): void {
-    if (this.closed) throw new StoreClosedError();
+    if (this.closed) throw StoreUnavailableError.of('closed');
+    if (this.busy === 'restoring') throw StoreUnavailableError.of('restoring');
   }
 
   apply(index: number, data: Bytes): ApplyResult {
@@ -634,6 +642,18 @@ export class StateMachine {
     this.checkOpen();
     assert(this.busy === undefined, `restore while ${this.busy}`);
     this.busy = 'restoring';
+    const done = this.replaceState(fromPath);
+    this.restoring = done.catch(() => undefined);
+    try {
+      await done;
+    } finally {
+      this.restoring = undefined;
+      // Also after a refused file: reads were unavailable meanwhile, listeners resume.
+      this.notify({ kind: 'restored', ...this.state });
+    }
+  }
+
+  private async replaceState(fromPath: string): Promise<void> {
     const livePath = join(this.dir, backendFileName);
     const staged = `${livePath}.restore`;
     try {
@@ -663,7 +683,6 @@ export class StateMachine {
       this.busy = undefined;
       this.compactor.resume();
     }
-    this.notify({ kind: 'restored', ...this.state });
   }
 
   /** Open an LMDB copy read-only, check it holds a store of this format, read its header. */
@@ -685,7 +704,10 @@ export class StateMachine {
     }
   }
 
+  /** Close the backend (after a restore in progress, if any, has finished). */
   async close(): Promise<void> {
+    if (this.closed) return;
+    await this.restoring;
     if (this.closed) return;
     this.closed = true;
     this.compactor.stop();

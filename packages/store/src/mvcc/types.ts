@@ -209,7 +209,10 @@ export type LeaseChange =
   | { readonly kind: 'revoked'; readonly id: number }
   | { readonly kind: 'checkpointed'; readonly id: number; readonly remainingTtlSeconds: number };
 
-/** Told to listeners after each commit of applied entries, and after a restore. */
+/**
+ * Told to listeners after each commit of applied entries, and when a restore ends (the
+ * state was replaced, or kept if the file was refused; reads were unavailable meanwhile).
+ */
 export type CommitNotice =
   | {
       readonly kind: 'applied';

@@ -32,6 +32,8 @@ export type WatchResponse =
 
 /** What the hub needs from the store (the StateMachine provides it). */
 export interface WatchSource {
+  /** False while the store is closed or restoring: history cannot be read then. */
+  readonly available: boolean;
   readonly revision: number;
   readonly compactedRevision: number;
   readHistory(fromRevision: number, maxRecords: number): RevisionEvents[];

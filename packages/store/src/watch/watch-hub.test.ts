@@ -212,6 +212,23 @@ describe('watch hub', () => {
     expect(hub.size).toBe(0);
   });
 
+  it('a catch-up waiting during a restore resumes when it ends, refused or not', async () => {
+    const { sm, hub } = setup({ catchUpRecordsPerStep: 1 });
+    for (let i = 0; i < 30; i++) apply(sm, put(`other${i}`, 'x'));
+    apply(sm, put('k', 'found'));
+    const dir = tempDir('store-watch');
+    const path = join(dir, 'snap');
+    await sm.snapshot(path);
+    for (const file of [join(dir, 'missing'), path]) {
+      const w = hub.watch({ key: b('k'), startRevision: 2 });
+      const pending = w.next();
+      const restored = sm.restore(file).catch(() => 'refused');
+      expect(lines((await pending)!)).toEqual(['32 put k=found']);
+      await restored;
+      w.close();
+    }
+  });
+
   it('after a restore, watchers read history again; one ahead of the restored state is reset', async () => {
     const { sm, hub } = setup();
     apply(sm, put('k', '1'));

@@ -113,6 +113,10 @@ export class WatchHub implements WatcherHost {
     return this.watchers.size;
   }
 
+  get readable(): boolean {
+    return this.source.available;
+  }
+
   /**
    * Start a watch. Throws CompactedError if `startRevision` is below the compacted
    * revision, InvalidRequestError for a malformed request.
@@ -250,6 +254,8 @@ export class WatchHub implements WatcherHost {
               'reset',
               `the store was restored to revision ${notice.revision}, before this watch`,
             );
+          } else {
+            w.wake();
           }
         }
         return;
@@ -308,7 +314,7 @@ export class WatchHub implements WatcherHost {
 
   /** One catch-up step: deliver history from the watcher's position, as far as its bounds allow. */
   catchUp(w: Watcher): void {
-    if (w.synced || w.done) return;
+    if (w.synced || w.done || !this.source.available) return;
     assert(this.source.revision === this.published, 'the hub has published every committed revision');
     if (w.nextRevision < this.source.compactedRevision) {
       this.cancelled?.inc({ member: this.member, reason: 'compacted' });

@@ -7,6 +7,8 @@ import type { WatchResponse } from './types.ts';
 export interface WatcherHost {
   /** The last revision the hub has published. */
   readonly revision: number;
+  /** Whether history can be read now (not while the store restores a snapshot). */
+  readonly readable: boolean;
   /** One bounded step of reading history for an unsynced watcher. */
   catchUp(w: Watcher): void;
   /** Deliver (or, if unsynced, remember) a progress notification. */
@@ -176,10 +178,15 @@ export class Watcher implements AsyncIterable<WatchResponse> {
       if (ready !== undefined) {
         this.waiter = undefined;
         w.resolve(ready);
-      } else if (this.phase === 'unsynced') {
+      } else if (this.phase === 'unsynced' && this.host.readable) {
         this.schedulePump();
       }
     });
+  }
+
+  /** Hub: history is readable again; a waiting consumer's catch-up resumes. */
+  wake(): void {
+    if (this.waiter !== undefined && this.phase === 'unsynced') this.schedulePump();
   }
 
   private take(): WatchResponse | undefined {
