@@ -12,7 +12,7 @@ import { groupVersionOf, resourceForKind } from './registry.ts';
 import { deleteOptionsSchema } from './schema/meta.ts';
 import { normalize } from './schema/normalize.ts';
 import type { ObjectSchema, Typed } from './schema/schema.ts';
-import { badRequest } from './status.ts';
+import { badRequest, StatusError } from './status.ts';
 import type { DeleteOptions, KubeObject, StatusCause } from './types/meta.ts';
 
 /** Kubernetes' limit on a request body (3 MiB); larger bodies get 413. */
@@ -258,7 +258,7 @@ export function decodeManifests(text: string, options: DecodeOptions = {}): Deco
         objects.push(decoded.object);
         warnings.push(...decoded.warnings.map((w) => `document ${n}: ${w}`));
       } catch (err) {
-        if (err instanceof FlotillaError && err.code === 'ApiStatus') throw new ManifestError(n, err.message);
+        if (err instanceof StatusError) throw new ManifestError(n, err.message);
         throw err;
       }
     }

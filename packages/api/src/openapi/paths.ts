@@ -5,7 +5,7 @@
  * client-side. Built once for both OpenAPI versions.
  */
 import { assertNever } from '@flotilla/actor';
-import type { ResourceInfo, SubresourceInfo } from '../registry.ts';
+import type { ResourceInfo, SubresourceInfo, Verb } from '../registry.ts';
 import type { JsonSchema, OpenApiFlavor } from './definitions.ts';
 import { listDefinitionName } from './definitions.ts';
 
@@ -184,7 +184,7 @@ function resourcePaths(r: ResourceInfo): [string, Op[]][] {
   const ns = r.namespaced ? [pathParam('namespace')] : [];
   const collection = r.namespaced ? `${root}/namespaces/{namespace}/${r.plural}` : `${root}/${r.plural}`;
   const item = `${collection}/{name}`;
-  const has = (v: string): boolean => r.verbs.includes(v as never);
+  const has = (v: Verb): boolean => r.verbs.includes(v);
   const collectionOps: Op[] = [];
   if (has('list'))
     collectionOps.push({
