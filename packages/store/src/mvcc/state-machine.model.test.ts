@@ -438,5 +438,5 @@ describe('state machine against the reference model', () => {
       }),
       { numRuns: 25 },
     );
-  });
+  }, 180_000);
 });

@@ -715,6 +715,17 @@ describe('state machine: snapshot, restore, hash', () => {
     expect(() => sm.range({ key: b('a') })).toThrow(/is closed/);
   });
 
+  it('a hash at a revision does not change as later revisions are written', () => {
+    const sm = fresh();
+    ok(sm, { kind: 'leaseGrant', id: 2, ttlSeconds: 50 });
+    applyAll(sm, put('a', '1'), put('b\0x', '2', { lease: 2 }), put('a', '3'));
+    const then = sm.hash();
+    expect(then).toMatchObject({ revision: 4, keys: 2 });
+    applyAll(sm, put('c', '1'), { kind: 'deleteRange', key: b('a') }, put('b\0x', '9'));
+    expect(sm.hash(4)).toEqual(then);
+    expect(sm.hash().hash).not.toEqual(then.hash);
+  });
+
   it('hash refuses compacted and future revisions', () => {
     const sm = fresh();
     applyAll(sm, put('a', '1'), put('a', '2'), { kind: 'compact', revision: 3 });

@@ -394,5 +394,5 @@ describe('watch hub under random interleavings', () => {
       ),
       { numRuns: 40 },
     );
-  });
+  }, 120_000);
 });
