@@ -5,4 +5,8 @@ export { natsServerBinary, startNats } from './nats.ts';
 export { freePort, freePorts } from './ports.ts';
 export type { ExitInfo, ProcessSpec } from './process.ts';
 export { ManagedProcess } from './process.ts';
+export { LogMachine } from './raft/log-machine.ts';
+export type { MemberConfig, MemberProtocol, MemberSummary } from './raft/member-protocol.ts';
+export type { RaftClusterOptions, RaftMember } from './raft/raft-cluster.ts';
+export { RaftCluster } from './raft/raft-cluster.ts';
 export { tempDir } from './tmp.ts';
