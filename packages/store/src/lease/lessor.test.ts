@@ -156,6 +156,15 @@ describe('lessor', () => {
     expect(sizes).toEqual([[1, 2], [3]]);
   });
 
+  it('steps down when the store closes', async () => {
+    const { sm, lessor } = setup();
+    lessor.promote();
+    expect(lessor.primary).toBe(true);
+    await sm.close();
+    expect(lessor.primary).toBe(false);
+    expect(lessor.due()).toEqual([]);
+  });
+
   it('clamps granted TTLs to the minimum and etcd maximum', () => {
     const { lessor } = setup({ minTtlSeconds: 5 });
     expect(lessor.grantTtlSeconds(1)).toBe(5);

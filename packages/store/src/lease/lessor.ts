@@ -237,6 +237,9 @@ export class Lessor {
   private observe(notice: CommitNotice): void {
     if (!this.isPrimary) return;
     switch (notice.kind) {
+      case 'closed':
+        this.demote();
+        return;
       case 'applied': {
         const now = this.clock();
         for (const change of notice.leaseChanges) {

@@ -726,6 +726,19 @@ describe('state machine: snapshot, restore, hash', () => {
     expect(sm.hash().hash).not.toEqual(then.hash);
   });
 
+  it('closing (or restoring) during a snapshot waits for the copy', async () => {
+    const sm = fresh();
+    applyAll(sm, ...Array.from({ length: 50 }, (_, i) => put(`k${i}`, 'x'.repeat(1000))));
+    const dir = tempDir('store-snap');
+    const first = sm.snapshot(join(dir, 'one'));
+    const restored = first.then(() => sm.restore(join(dir, 'one')));
+    const second = sm.snapshot(join(dir, 'two'));
+    await Promise.all([restored, second]);
+    const third = sm.snapshot(join(dir, 'three'));
+    await sm.close();
+    expect((await third).appliedIndex).toBe(50);
+  });
+
   it('hash refuses compacted and future revisions', () => {
     const sm = fresh();
     applyAll(sm, put('a', '1'), put('a', '2'), { kind: 'compact', revision: 3 });

@@ -137,6 +137,8 @@ export class StateMachine {
   private closed = false;
   private busy: 'applying' | 'restoring' | undefined;
   private restoring: Promise<void> | undefined;
+  /** Backend copies in progress (LMDB copies in a thread): closing the backend waits for them. */
+  private readonly copies = new Set<Promise<void>>();
 
   private constructor(options: StateMachineOptions, backend: Backend) {
     this.dir = options.dir;
@@ -613,8 +615,12 @@ export class StateMachine {
     mkdirSync(dirname(toPath), { recursive: true });
     const tmp = `${toPath}.tmp-${process.pid}`;
     rmSync(tmp, { force: true });
+    const copying = this.backend.copyTo(tmp);
+    const settled = copying.catch(() => undefined);
+    this.copies.add(settled);
     try {
-      await this.backend.copyTo(tmp);
+      await copying;
+      this.copies.delete(settled);
       const header = await StateMachine.checkCopy(tmp, toPath);
       const { bytes, sha256 } = await sealSnapshot(tmp);
       renameSync(tmp, toPath);
@@ -628,6 +634,7 @@ export class StateMachine {
         sha256,
       };
     } finally {
+      this.copies.delete(settled);
       rmSync(tmp, { force: true });
       rmSync(`${tmp}-lock`, { force: true });
     }
@@ -666,6 +673,7 @@ export class StateMachine {
         throw err;
       }
       this.compactor.stop();
+      await Promise.all(this.copies);
       await this.backend.close();
       try {
         renameSync(staged, livePath);
@@ -712,7 +720,9 @@ export class StateMachine {
     this.closed = true;
     this.compactor.stop();
     if (this.registry) releaseStoreMetrics(this.registry, this.member);
+    await Promise.all(this.copies);
     await this.backend.close();
+    this.notify({ kind: 'closed' });
     this.listeners.clear();
     this.log.info({ appliedIndex: this.state.appliedIndex }, 'store closed');
   }

@@ -210,8 +210,9 @@ export type LeaseChange =
   | { readonly kind: 'checkpointed'; readonly id: number; readonly remainingTtlSeconds: number };
 
 /**
- * Told to listeners after each commit of applied entries, and when a restore ends (the
- * state was replaced, or kept if the file was refused; reads were unavailable meanwhile).
+ * Told to listeners after each commit of applied entries, when a restore ends (the state
+ * was replaced, or kept if the file was refused; reads were unavailable meanwhile), and
+ * when the store closes.
  */
 export type CommitNotice =
   | {
@@ -227,7 +228,9 @@ export type CommitNotice =
       readonly appliedIndex: number;
       readonly revision: number;
       readonly compactedRevision: number;
-    };
+    }
+  /** The store was closed: watchers end, the lessor stops. */
+  | { readonly kind: 'closed' };
 
 export type StoreStatus = {
   readonly appliedIndex: number;

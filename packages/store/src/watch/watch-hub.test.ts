@@ -212,6 +212,15 @@ describe('watch hub', () => {
     expect(hub.size).toBe(0);
   });
 
+  it('closing the store ends every watch', async () => {
+    const { sm, hub } = setup();
+    const w = hub.watch({ key: b('k') });
+    const pending = w.next();
+    await sm.close();
+    await expect(pending).rejects.toMatchObject({ data: { reason: 'closing' } });
+    expect(hub.size).toBe(0);
+  });
+
   it('a catch-up waiting during a restore resumes when it ends, refused or not', async () => {
     const { sm, hub } = setup({ catchUpRecordsPerStep: 1 });
     for (let i = 0; i < 30; i++) apply(sm, put(`other${i}`, 'x'));

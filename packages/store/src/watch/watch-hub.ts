@@ -260,6 +260,9 @@ export class WatchHub implements WatcherHost {
         }
         return;
       }
+      case 'closed':
+        this.close();
+        return;
       default:
         assertNever(notice, 'commit notice');
     }
