@@ -2,6 +2,7 @@
 // decoding, defaults, validation, strategies, patches, Status errors and Tables.
 // (The typed API client over NATS will join this package once the API server exists.)
 
+export * from './client/index.ts';
 export type { Decoded, DecodeOptions, DecodeTarget, FieldValidation } from './decode.ts';
 export {
   decodeDeleteOptions,
