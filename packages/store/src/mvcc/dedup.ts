@@ -20,16 +20,26 @@ export function rememberRequest(b: Backend, requestId: string, record: DedupReco
 }
 
 /**
- * Forget the request applied at index `appliedIndex - windowEntries`, if any. Every index
- * is applied exactly once and at most one request is remembered per index, so evicting
- * that one index per applied entry keeps the table at `windowEntries` entries at most.
+ * The applied index moves from `fromIndex` to `toIndex`: forget the requests applied at
+ * indexes (fromIndex - window, toIndex - window]. At most one request is remembered per
+ * index, so the table never holds more than `windowEntries` of them. The usual step of one
+ * index is one exact lookup; a jump (no-ops the driver skipped) scans the expired span.
  */
-export function evictRequests(b: Backend, appliedIndex: number, windowEntries: number): void {
-  const expired = appliedIndex - windowEntries;
-  if (expired < 1) return;
-  const key = uint64Key(expired);
-  const requestId = b.dedupByIndex.getBinary(key);
-  if (requestId === undefined) return;
-  b.dedup.removeSync(requestId.toString('utf8'));
-  b.dedupByIndex.removeSync(key);
+export function evictRequests(b: Backend, fromIndex: number, toIndex: number, windowEntries: number): void {
+  const last = toIndex - windowEntries;
+  if (last < 1) return;
+  const first = Math.max(1, fromIndex - windowEntries + 1);
+  if (first === last) {
+    const key = uint64Key(last);
+    const requestId = b.dedupByIndex.getBinary(key);
+    if (requestId === undefined) return;
+    b.dedup.removeSync(requestId.toString('utf8'));
+    b.dedupByIndex.removeSync(key);
+    return;
+  }
+  const expired = [...b.dedupByIndex.getRange({ start: uint64Key(first), end: uint64Key(last + 1) })];
+  for (const { key, value } of expired) {
+    b.dedup.removeSync(value.toString('utf8'));
+    b.dedupByIndex.removeSync(key as Uint8Array);
+  }
 }

@@ -138,6 +138,21 @@ class EntryCmd implements fc.AsyncCommand<Model, Real> {
   toString = () => this.entry;
 }
 
+/** Entries the driver does not hand over (no-ops, configuration changes): only the index moves. */
+class GapCmd implements fc.AsyncCommand<Model, Real> {
+  readonly entries: number;
+  constructor(entries: number) {
+    this.entries = entries;
+  }
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    expect(r.sm.applyBatch([], r.sm.appliedIndex + this.entries)).toEqual([]);
+    m.ref.appliedIndex += this.entries;
+    checkState(m, r);
+  }
+  toString = () => `gap(${this.entries})`;
+}
+
 class RangeCmd implements fc.AsyncCommand<Model, Real> {
   readonly req: RangeRequest;
   /** Read this many revisions back from the current one (absolute `req.revision` if undefined). */
@@ -397,6 +412,7 @@ const commands = fc.commands(
         weight: 1,
         arbitrary: fc.constantFrom('noop', 'garbage').map((e) => new EntryCmd(e as 'noop' | 'garbage')),
       },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 5 }).map((n) => new GapCmd(n)) },
       { weight: 2, arbitrary: fc.constant(new YieldCmd()) },
       { weight: 1, arbitrary: fc.constant(new ReopenCmd()) },
       { weight: 1, arbitrary: fc.constant(new SnapshotCmd()) },

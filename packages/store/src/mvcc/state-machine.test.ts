@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionError, createRegistry } from '@flotilla/actor';
 import { tempDir } from '@flotilla/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeCommand, encodeResult } from './commands.ts';
 import {
   CompactedError,
@@ -13,6 +13,7 @@ import {
   StoreUnavailableError,
 } from './errors.ts';
 import { prefixEnd, rangeEndAll } from './keys.ts';
+import { RevisionWriter } from './kv-write.ts';
 import { storeLimits } from './limits.ts';
 import { StateMachine, type StateMachineOptions } from './state-machine.ts';
 import type { ApplyResult, Command, CommandResult, KeyValue, RangeRequest } from './types.ts';
@@ -602,18 +603,65 @@ describe('state machine: apply discipline', () => {
     expect(sm.range({ key: b('a') }).kvs.map((kv) => str(kv.value))).toEqual(['1']);
   });
 
-  it('a batch is all or nothing: a gap in the middle leaves none of it applied', () => {
+  it('a batch is all or nothing: a failure in the middle leaves none of it applied', () => {
     const sm = fresh();
     ok(sm, put('a', '1'));
     const before = { ...sm.status(), hash: sm.hash() };
+    // A bug striking after the batch's first writes (injected: the second put throws).
+    const original = RevisionWriter.prototype.put;
+    let calls = 0;
+    const spy = vi.spyOn(RevisionWriter.prototype, 'put').mockImplementation(function (
+      this: RevisionWriter,
+      req,
+    ) {
+      if (++calls === 2) throw new Error('injected failure');
+      return original.call(this, req);
+    });
+    try {
+      expect(() =>
+        sm.applyBatch([
+          { index: 2, data: encodeCommand(put('a', '2')) },
+          { index: 3, data: encodeCommand(put('b', '2')) },
+        ]),
+      ).toThrow('injected failure');
+    } finally {
+      spy.mockRestore();
+    }
+    expect({ ...sm.status(), hash: sm.hash() }).toEqual(before);
+    expect(sm.apply(2, encodeCommand(put('c', '1')))).toEqual({ kind: 'put', revision: 3 });
     expect(() =>
       sm.applyBatch([
-        { index: 2, data: encodeCommand(put('a', '2')) },
+        { index: 4, data: encodeCommand(put('a', '2')) },
         { index: 4, data: encodeCommand(put('b', '2')) },
       ]),
     ).toThrow(AssertionError);
-    expect({ ...sm.status(), hash: sm.hash() }).toEqual(before);
-    expect(sm.apply(2, encodeCommand(put('c', '1')))).toEqual({ kind: 'put', revision: 3 });
+  });
+
+  it('gaps stand for entries with nothing to apply; the batch records its last index', () => {
+    const sm = fresh({ dedupWindowEntries: 4 });
+    expect(
+      sm.applyBatch(
+        [
+          { index: 2, data: encodeCommand(put('a', '1', { requestId: 'r' })) },
+          { index: 5, data: encodeCommand(put('b', '1')) },
+        ],
+        7,
+      ),
+    ).toEqual([
+      { kind: 'put', revision: 2 },
+      { kind: 'put', revision: 3 },
+    ]);
+    expect(sm.appliedIndex).toBe(7);
+    expect(sm.applyBatch([], 9)).toEqual([]);
+    expect(sm.appliedIndex).toBe(9);
+    // Index 2's request id was evicted across the gaps (at index 6): it applies again.
+    expect(sm.apply(10, encodeCommand(put('a', '1', { requestId: 'r' })))).toEqual({
+      kind: 'put',
+      revision: 4,
+    });
+    expect(sm.applyBatch([{ index: 9, data: encodeCommand(put('z', '1')) }], 9)).toEqual([
+      { kind: 'alreadyApplied' },
+    ]);
   });
 
   it('a batch takes one transaction and keeps every entry result', () => {

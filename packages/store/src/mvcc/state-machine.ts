@@ -238,12 +238,25 @@ export class StateMachine {
 
   /**
    * Apply committed entries in log order, all in one LMDB transaction: after a crash either
-   * the whole batch is applied or none of it. Entries at or below the applied index are
-   * skipped (replay after a restart); the others must follow it without a gap.
+   * the whole batch is applied or none of it. Indexes must increase; a gap stands for
+   * entries with nothing to apply (Raft no-ops, configuration changes), and `throughIndex`
+   * (default: the last entry's) is recorded as applied, so a batch of only such entries is
+   * `applyBatch([], n)`. Entries at or below the applied index are skipped (replay after a
+   * restart).
    */
-  applyBatch(entries: readonly LogEntry[]): ApplyResult[] {
+  applyBatch(entries: readonly LogEntry[], throughIndex?: number): ApplyResult[] {
     this.checkOpen();
     assert(this.busy === undefined, `apply while ${this.busy}`);
+    for (let i = 1; i < entries.length; i++) {
+      assert(
+        entries[i]!.index > entries[i - 1]!.index,
+        `entry indexes increase (${entries[i]!.index} at ${i})`,
+      );
+    }
+    const last = entries[entries.length - 1]?.index ?? 0;
+    const through = throughIndex ?? last;
+    assert(Number.isSafeInteger(through) && through >= last, `applied through ${through}, past every entry`);
+    if (through <= this.state.appliedIndex) return entries.map(() => ({ kind: 'alreadyApplied' }));
     const started = performance.now();
     const batch: Batch = {
       ...this.state,
@@ -251,9 +264,8 @@ export class StateMachine {
       revisions: [],
       leaseChanges: [],
     };
-    const fresh = entries.filter((e) => e.index > this.state.appliedIndex);
-    if (fresh.length === 0) return entries.map(() => ({ kind: 'alreadyApplied' }));
     const results: ApplyResult[] = [];
+    let fresh = 0;
     this.busy = 'applying';
     try {
       this.backend.transact(() => {
@@ -262,12 +274,14 @@ export class StateMachine {
             results.push({ kind: 'alreadyApplied' });
             continue;
           }
-          assert(
-            entry.index === batch.appliedIndex + 1,
-            `entry ${entry.index} follows applied index ${batch.appliedIndex}`,
-          );
+          evictRequests(this.backend, batch.appliedIndex, entry.index, this.dedupWindowEntries);
           results.push(this.applyEntry(entry, batch));
           batch.appliedIndex = entry.index;
+          fresh++;
+        }
+        if (through > batch.appliedIndex) {
+          evictRequests(this.backend, batch.appliedIndex, through, this.dedupWindowEntries);
+          batch.appliedIndex = through;
         }
         this.backend.meta.putSync(stateMetaKey, encodeMetaState(batch));
       });
@@ -281,7 +295,7 @@ export class StateMachine {
       compactedRevision: batch.compactedRevision,
     };
     if (this.metrics) {
-      this.metrics.appliedEntries.inc({ member: this.member }, fresh.length);
+      this.metrics.appliedEntries.inc({ member: this.member }, fresh);
       this.metrics.applyBatchSeconds.observe({ member: this.member }, (performance.now() - started) / 1000);
       this.updateGauges();
     }
@@ -311,7 +325,6 @@ export class StateMachine {
 
   private applyEntry(entry: LogEntry, batch: Batch): ApplyResult {
     const b = this.backend;
-    evictRequests(b, entry.index, this.dedupWindowEntries);
     if (entry.data.length === 0) return { kind: 'noop', revision: batch.revision };
     let command: Command;
     try {
