@@ -99,6 +99,7 @@ const totals = {
   transfers: 0,
 };
 let maxLiveness = 0;
+let slowestSeed = 0;
 const failed: SimResult[] = [];
 for (const seed of seeds) {
   const r = runSimulation({
@@ -117,7 +118,10 @@ for (const seed of seeds) {
   totals.crashes += r.crashes;
   totals.confChanges += r.confChanges;
   totals.transfers += r.transfers;
-  if (r.livenessTicks !== null) maxLiveness = Math.max(maxLiveness, r.livenessTicks);
+  if (r.livenessTicks !== null && r.livenessTicks > maxLiveness) {
+    maxLiveness = r.livenessTicks;
+    slowestSeed = seed;
+  }
   if (r.violations.length > 0) {
     failed.push(r);
     if (args.seed === null) printFailure(r);
@@ -136,7 +140,7 @@ console.log(
     `steps ${args.steps} per seed with faults, ${totals.events} events in all`,
     `elections ${totals.elections}  commits ${totals.commits}  proposals ${totals.proposals}  reads checked ${totals.reads}`,
     `snapshots installed ${totals.snapshots}  crashes ${totals.crashes}  membership changes ${totals.confChanges}  transfers ${totals.transfers}`,
-    `liveness: slowest convergence ${maxLiveness} ticks after faults stopped (bound ${livenessBoundTicks})`,
+    `liveness: slowest convergence ${maxLiveness} ticks after faults stopped, seed ${slowestSeed} (bound ${livenessBoundTicks})`,
     `violations ${failed.reduce((n, r) => n + r.violations.length, 0)} in ${failed.length} seed(s)${failed.length > 0 ? `: ${failed.map((r) => r.seed).join(', ')}` : ''}`,
     `${seconds.toFixed(1)} s`,
   ].join('\n'),

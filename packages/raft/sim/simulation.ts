@@ -61,10 +61,12 @@ export const defaultSteps = 5000;
 const unitsPerTick = 100;
 export const electionTicks = 10;
 /** Once faults stop, a leader must be elected and every pending proposal applied everywhere within this many ticks. */
-export const livenessBoundTicks = 40 * electionTicks;
+export const livenessBoundTicks = 20 * electionTicks;
 /** A safety net for the liveness phase. */
 const maxLivenessEvents = 400_000;
 const maxMembers = 8;
+/** Clients stop proposing while this many of their proposals are pending (a client's concurrency limit). */
+const maxPendingProposals = 64;
 /** Once faults stop, messages and disk writes take at most this long (a fifth of a tick). */
 const healthyLatencyMax = 20;
 
@@ -614,6 +616,7 @@ class World implements NodeObserver {
     const leader = this.leaderNode();
     const roll = this.rng.next();
     if (roll < 0.6) {
+      if (this.pending.size >= maxPendingProposals) return;
       // Clients talk to whichever member they believe leads, a deposed one in a minority included.
       const leaders = up.filter((n) => n.raft!.role === 'leader');
       const target = leaders.length > 0 && this.rng.chance(0.7) ? this.rng.pick(leaders) : this.rng.pick(up);

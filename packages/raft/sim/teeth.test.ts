@@ -6,12 +6,11 @@ import type { BrokenVariant } from '../src/core/index.ts';
 import { defaultSteps, runSimulation } from './simulation.ts';
 
 /**
- * Within how many seeds each variant must be caught. Measured over seeds 1..3000 at the
- * default 5000 events: the commit rule first at seed 22, about once per 350 seeds (Figure 8
+ * Within how many seeds each variant must be caught. Measured over seeds 1..1000 at the
+ * default 5000 events: the commit rule is first caught at seed 46 and in 6 seeds (Figure 8
  * needs about five well-timed failures among three voters); the vote without the log check
- * at seed 2, in most seeds; the vote before persisting at seed 3, about once per 20; the old
- * snapshot at seed 32, about once per 40. The bounds leave room for the seeds to shift as
- * the code changes.
+ * at seed 2 and in 563; the vote before persisting at seed 13 and in 46; the old snapshot at
+ * seed 25 and in 18. The bounds leave room for the seeds to shift as the code changes.
  */
 const bounds: Record<BrokenVariant, number> = {
   commitOldTermByCounting: 4000,

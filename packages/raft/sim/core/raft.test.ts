@@ -70,6 +70,14 @@ describe('elections (§5.2)', () => {
     expect(a.status()).toMatchObject({ role: 'follower', term: 7, vote: null, leader: null });
   });
 
+  it('a newer term from a candidate it refuses does not restart a follower election timer (Figure 2)', () => {
+    const a = member({ terms: [1, 1], config: { random: () => 0 } }); // timeout: 10 ticks
+    for (let i = 0; i < 6; i++) a.tick();
+    a.step({ type: 'vote', from: 'b', to: 'a', term: 5, lastIndex: 1, lastTerm: 1, transfer: false });
+    expect(a.term).toBe(5);
+    expect(tickUntilCampaign(a)).toBe(4); // ten ticks in all, not ten more
+  });
+
   it('ignores messages of an older term, but tells a stale leader the newer term', () => {
     const a = member({ term: 5 });
     a.step(append('a', 3, 1, 1, []));

@@ -371,11 +371,11 @@ export class Raft {
             return false;
           }
           // A pre-vote is hypothetical: it asks about a term nobody is in yet.
-          if (m.type === 'vote') this.becomeFollower(m.term, null);
+          if (m.type === 'vote') this.adoptTerm(m.term);
           return true;
         case 'preVoteResp':
           // A granted pre-vote carries the term we asked about; we adopt it only when we really campaign.
-          if (!m.granted) this.becomeFollower(m.term, null);
+          if (!m.granted) this.adoptTerm(m.term);
           return true;
         case 'append':
         case 'heartbeat':
@@ -386,7 +386,7 @@ export class Raft {
         case 'appendResp':
         case 'heartbeatResp':
         case 'timeoutNow':
-          this.becomeFollower(m.term, null);
+          this.adoptTerm(m.term);
           return true;
         case 'propose':
         case 'readIndex':
@@ -642,6 +642,24 @@ export class Raft {
     this.currentLeader = leader;
     this.resetLeaderState();
     this.resetTimers();
+  }
+
+  /**
+   * A newer term arrived in a message that does not come from a leader of that term. Follow
+   * it, but keep a non-leader's election timer running: Figure 2 restarts it only on hearing
+   * from the current leader or granting a vote. (Restarting it here, as etcd does, lets a
+   * member with an older log that keeps campaigning hold off the only member that could win.)
+   */
+  private adoptTerm(term: number): void {
+    if (this.currentRole === 'leader') {
+      this.becomeFollower(term, null);
+      return;
+    }
+    const elapsed = this.electionElapsed;
+    const timeout = this.randomizedElectionTimeout;
+    this.becomeFollower(term, null);
+    this.electionElapsed = elapsed;
+    this.randomizedElectionTimeout = timeout;
   }
 
   private becomePreCandidate(): void {
