@@ -1,3 +1,5 @@
+export type { KeyLike, StoreClientOptions } from './client/store-client.ts';
+export { bytesToString, KeepAlive, StoreClient, StoreWatch, toBytes } from './client/store-client.ts';
 export type { LeaseSource, LessorOptions } from './lease/lessor.ts';
 export { defaultLessorOptions, Lessor } from './lease/lessor.ts';
 export {
@@ -72,6 +74,12 @@ export type {
   StoreStatus,
   TxnRequest,
 } from './mvcc/types.ts';
+export type { LeaseTimeToLive, MemberStatus, ResponseHeader, StoreProtocol } from './server/protocol.ts';
+export { storeActorName } from './server/protocol.ts';
+export { RaftStoreMachine } from './server/raft-machine.ts';
+export { restoreMemberFromSnapshot } from './server/restore.ts';
+export type { StoreMemberOptions } from './server/store-member.ts';
+export { StoreMember } from './server/store-member.ts';
 export type { WatchEvent, WatchRequest, WatchResponse, WatchSource } from './watch/types.ts';
 export type { WatchHubOptions } from './watch/watch-hub.ts';
 export { defaultWatchHubOptions, WatchHub } from './watch/watch-hub.ts';

@@ -9,4 +9,6 @@ export { LogMachine } from './raft/log-machine.ts';
 export type { MemberConfig, MemberProtocol, MemberSummary } from './raft/member-protocol.ts';
 export type { RaftClusterOptions, RaftMember } from './raft/raft-cluster.ts';
 export { RaftCluster } from './raft/raft-cluster.ts';
+export type { StoreClusterOptions, StoreMemberConfig } from './store/store-cluster.ts';
+export { StoreCluster } from './store/store-cluster.ts';
 export { tempDir } from './tmp.ts';

@@ -110,6 +110,7 @@ export class RaftNode {
   private readonly reads = new Map<string, Waiter<number> & { index?: number }>();
   private readonly confWaiters = new Map<number, Waiter<ConfState>>();
   private readonly leaderWatchers = new Set<() => void>();
+  private readonly leaderListeners = new Set<(leader: NodeId | null, isLeader: boolean) => void>();
   private readonly unreachableReportedAt = new Map<NodeId, number>();
 
   private constructor(
@@ -236,6 +237,12 @@ export class RaftNode {
 
   get leaderId(): NodeId | null {
     return this.leader;
+  }
+
+  /** Call `listener` whenever the known leader or this member's role changes. */
+  onLeaderChange(listener: (leader: NodeId | null, isLeader: boolean) => void): () => void {
+    this.leaderListeners.add(listener);
+    return () => this.leaderListeners.delete(listener);
   }
 
   /** Resolve once this member knows a leader (any member). */
@@ -541,6 +548,7 @@ export class RaftNode {
     this.role = role;
     this.metrics.isLeader.set(role === 'leader' ? 1 : 0);
     for (const w of [...this.leaderWatchers]) w();
+    for (const l of [...this.leaderListeners]) l(leader, role === 'leader');
   }
 
   private sendMessages(messages: readonly Message[]): void {
