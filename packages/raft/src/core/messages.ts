@@ -125,14 +125,15 @@ export function entrySizeBytes(entry: Entry): number {
 // Messages come off the network: the core checks every field before it looks at one, and
 // ignores (and counts) a message that is not well formed.
 
-const maxContextLength = 1024;
+/** The longest ReadIndex context accepted, from a client or a peer. */
+export const maxReadContextLength = 1024;
 
 function isCount(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
 
 function isContext(x: unknown): x is string {
-  return typeof x === 'string' && x.length <= maxContextLength;
+  return typeof x === 'string' && x.length <= maxReadContextLength;
 }
 
 /**

@@ -33,6 +33,7 @@ import {
   type HeartbeatResponse,
   type InstallSnapshot,
   type Message,
+  maxReadContextLength,
   type VoteRequest,
   type VoteResponse,
 } from './messages.ts';
@@ -86,8 +87,6 @@ interface WaitingRead {
 }
 
 type MutableCounters = { -readonly [K in keyof RaftCounters]: RaftCounters[K] };
-
-const maxReadContextLength = 1024;
 
 export class Raft {
   readonly id: NodeId;
