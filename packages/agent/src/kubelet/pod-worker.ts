@@ -28,6 +28,8 @@ import type { PodVolumes, VolumeManager } from './volumes.ts';
 
 /** kubelet never gives a container less than this to stop after its preStop hook. */
 export const minimumGracePeriodSeconds = 2;
+/** A sync that takes longer is logged (stopping containers with long grace periods does). */
+const slowSyncMs = 5_000;
 /** Back-off of a pod whose sync failed (a runtime error): retried from 1 s up to 30 s. */
 const syncRetryBackoff = { initialMs: 1_000, maxMs: 30_000, multiplier: 2, jitter: 0.2 };
 
@@ -153,7 +155,10 @@ export class PodWorker {
         const release = await this.ctx.acquireSync();
         try {
           if (this.stopped) break;
+          const began = this.ctx.now();
           await this.sync();
+          const tookMs = this.ctx.now() - began;
+          if (tookMs > slowSyncMs) this.log.info({ tookMs }, 'slow pod sync');
           this.retryAttempt = 0;
         } catch (err) {
           const delayMs = backoffDelayMs(this.retryAttempt++, syncRetryBackoff);
