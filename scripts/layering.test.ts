@@ -60,7 +60,8 @@ describe('package layering (DESIGN.md)', () => {
 
   it('the Raft core imports nothing but itself and reads no clock or randomness', () => {
     const violations: string[] = [];
-    for (const file of files(join(root, 'packages/raft/src/core'))) {
+    // Tests of the core may import their runner; the core itself may not.
+    for (const file of files(join(root, 'packages/raft/src/core')).filter((f) => !f.endsWith('.test.ts'))) {
       for (const spec of imports(file)) {
         if (!spec.startsWith('./') && !spec.startsWith('../'))
           violations.push(`${relative(root, file)} imports ${spec}`);

@@ -12,3 +12,7 @@ export { RaftCluster } from './raft/raft-cluster.ts';
 export type { StoreClusterOptions, StoreMemberConfig } from './store/store-cluster.ts';
 export { StoreCluster } from './store/store-cluster.ts';
 export { tempDir } from './tmp.ts';
+export type { KvWorkloadOptions } from './workloads/kv-workload.ts';
+export { runKvWorkload } from './workloads/kv-workload.ts';
+export type { RecordedEvent } from './workloads/watch-recorder.ts';
+export { WatchRecorder } from './workloads/watch-recorder.ts';

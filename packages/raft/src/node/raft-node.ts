@@ -185,9 +185,19 @@ export class RaftNode {
       );
     }
     const applied = Math.max(sm.appliedIndex(), snapIndex);
+    const lastIndex = entries.at(-1)?.index ?? snapIndex;
+    if (applied > lastIndex) {
+      throw new Error(
+        `the state machine applied ${applied} but the log ends at ${lastIndex}: the WAL lost synced entries (${options.dir})`,
+      );
+    }
+    // A commit-only hard state is not waited for (see handleReady), so the WAL's commit
+    // index can trail what the state machine durably applied. Applied entries were
+    // committed, so the commit index is at least the applied one.
+    const hardState = { ...recovered.hardState, commit: Math.max(recovered.hardState.commit, applied) };
     const fresh = recovered.hardState.term === 0 && entries.length === 0 && !snapMeta;
     const restore: RestoreState = {
-      hardState: recovered.hardState,
+      hardState,
       snapshot: snapMeta,
       entries,
       applied,
@@ -210,7 +220,7 @@ export class RaftNode {
       snapshots,
       applied,
       snapshotIndex: snapIndex,
-      hardState: recovered.hardState,
+      hardState,
     });
     await node.transport.start();
     node.ticker = setInterval(() => node.onTick(), node.tickMs);

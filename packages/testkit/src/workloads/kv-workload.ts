@@ -1,0 +1,103 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { FlotillaError } from '@flotilla/actor';
+import { bytesToString, type StoreClient, StoreError, toBytes } from '@flotilla/store';
+import type { History } from '../linearizability/history.ts';
+import type { KvInput, KvOutput } from '../linearizability/kv-model.ts';
+
+export interface KvWorkloadOptions {
+  /** Keys the clients share (few keys: more contention, cheaper checking). */
+  readonly keys: number;
+  readonly keyPrefix: string;
+  /** Fractions of gets and CAS operations; the rest are puts. */
+  readonly getRatio?: number;
+  readonly casRatio?: number;
+  /** Stop after this many operations per client, even if not stopped before. */
+  readonly maxOperationsPerClient?: number;
+}
+
+/**
+ * The register and compare-and-swap workload: each client loops over get, put and CAS
+ * (the store's Txn "if value = expected then put") on a small key set, recording every
+ * call in `history` for the linearizability checker. A call that ends in an error the
+ * store states as a refusal is a definite failure; anything else (timeouts, lost
+ * connections, leader changes past the client's deadline) is an unknown outcome.
+ */
+export function runKvWorkload(
+  clients: readonly StoreClient[],
+  history: History<KvInput, KvOutput>,
+  options: KvWorkloadOptions,
+): { stop(): Promise<void> } {
+  let running = true;
+  const getRatio = options.getRatio ?? 0.4;
+  const casRatio = options.casRatio ?? 0.3;
+  const maxOps = options.maxOperationsPerClient ?? 1_000_000;
+  const keyOf = (i: number) => `${options.keyPrefix}${i}`;
+  const loops = clients.map(async (client, c) => {
+    const seen = new Map<string, string | null>();
+    let rnd = (c + 1) * 2654435761;
+    const random = () => {
+      rnd = (Math.imul(rnd, 48271) + 11) >>> 0;
+      return rnd / 2 ** 32;
+    };
+    for (let n = 0; running && n < maxOps; n++) {
+      const key = keyOf(Math.floor(random() * options.keys));
+      const r = random();
+      if (r < getRatio) {
+        const call = history.invoke(c, { kind: 'get', key });
+        try {
+          const kv = await client.get(key);
+          const value = kv ? bytesToString(kv.value) : null;
+          seen.set(key, value);
+          call.complete({ kind: 'get', value });
+        } catch {
+          call.fail(); // a read that failed changed nothing
+        }
+      } else if (r < getRatio + casRatio) {
+        const expected = seen.get(key) ?? null;
+        const value = `c${c}-${n}`;
+        const call = history.invoke(c, { kind: 'cas', key, expected, value });
+        try {
+          const k = toBytes(key);
+          const res = await client.txn({
+            compare: [
+              expected === null
+                ? { key: k, target: 'create', createRevision: 0, result: '=' }
+                : { key: k, target: 'value', value: toBytes(expected), result: '=' },
+            ],
+            success: [{ op: 'put', key: k, value: toBytes(value) }],
+            failure: [],
+          });
+          if (res.succeeded) seen.set(key, value);
+          call.complete({ kind: 'cas', succeeded: res.succeeded });
+        } catch (err) {
+          if (isRefusal(err)) call.fail();
+          else call.unknown();
+        }
+      } else {
+        const value = `p${c}-${n}`;
+        const call = history.invoke(c, { kind: 'put', key, value });
+        try {
+          await client.put(key, value);
+          seen.set(key, value);
+          call.complete({ kind: 'put' });
+        } catch (err) {
+          if (isRefusal(err)) call.fail();
+          else call.unknown();
+        }
+      }
+      // Yield now and then so that the fault loop and watchers get the event loop.
+      if (n % 16 === 15) await delay(0);
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** The store refused the request: nothing was applied. */
+function isRefusal(err: unknown): boolean {
+  return err instanceof StoreError && err instanceof FlotillaError;
+}
