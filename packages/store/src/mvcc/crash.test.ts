@@ -20,6 +20,15 @@ const referenceBatchEntries = 200;
 
 const fixture = new URL('./crash-child.fixture.ts', import.meta.url).pathname;
 
+function readLog(logFile: string): string {
+  try {
+    return readFileSync(logFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
 async function waitForLine(
   logFile: string,
   pattern: RegExp,
@@ -27,17 +36,18 @@ async function waitForLine(
   child: ManagedProcess,
 ): Promise<void> {
   const deadline = Date.now() + readyTimeoutMs;
+  const seen = () => (readLog(logFile).match(pattern) ?? []).length >= occurrence;
   for (;;) {
-    let text = '';
-    try {
-      text = readFileSync(logFile, 'utf8');
-    } catch {
-      // not created yet
+    if (seen()) return;
+    if (!child.running) {
+      // It may have printed the line just before exiting (a child with little left to do).
+      if (seen()) return;
+      const exit = await child.waitExit();
+      throw new Error(`child exited early (code ${exit.code}, signal ${exit.signal}):\n${readLog(logFile)}`);
     }
-    if ((text.match(pattern) ?? []).length >= occurrence) return;
-    if (!child.running) throw new Error(`child exited early:\n${text}`);
-    if (Date.now() > deadline)
-      throw new Error(`child did not print ${pattern} within ${readyTimeoutMs} ms:\n${text}`);
+    if (Date.now() > deadline) {
+      throw new Error(`child did not print ${pattern} within ${readyTimeoutMs} ms:\n${readLog(logFile)}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
