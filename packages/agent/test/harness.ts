@@ -150,8 +150,13 @@ export const containerOf = (s: PodStatus | undefined, name: string) =>
   s?.containerStatuses?.find((c) => c.name === name);
 
 /** A /24 in 10.240.0.0/16 that no route of this machine covers yet (several suites may run at once). */
-function candidateCIDR(): string {
-  return `10.240.${16 + Math.floor(Math.random() * 224)}.0/24`;
+export function candidateCIDR(): string {
+  const taken = execFileSync('ip', ['route', 'show', 'table', 'main'], { encoding: 'utf8' });
+  for (let i = 0; i < 100; i++) {
+    const cidr = `10.240.${16 + Math.floor(Math.random() * 224)}.0/24`;
+    if (!taken.includes(cidr.replace(/0\/24$/, ''))) return cidr;
+  }
+  throw new Error('no free /24 left in 10.240.0.0/16');
 }
 
 export type TestNode = {
