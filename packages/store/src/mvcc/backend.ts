@@ -3,7 +3,8 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 
 /**
  * The LMDB environment that holds the applied state: one file, several named databases,
- * every write in a synchronous transaction that commits (with fsync) before it returns.
+ * every write in a synchronous transaction that commits (with a data fsync; the meta page
+ * is not synced, see `open`) before it returns.
  *
  * - `meta`: the applied index, revision and compacted revision ('state'), physical
  *   compaction progress ('compaction'), and what the file was created with ('format').
@@ -51,6 +52,9 @@ export class Backend {
       maxDbs: 12,
       encoding: 'binary',
       readOnly: options.readOnly ?? false,
+      // One fsync per commit instead of two. A system crash may undo the last commit but
+      // leaves the file intact; the Raft log still holds that entry and applies it again.
+      noMetaSync: true,
     });
     return new Backend(path, env);
   }
