@@ -1,3 +1,4 @@
+export { Election, Mutex, NotElectedError } from './client/concurrency.ts';
 export type { KeyLike, StoreClientOptions } from './client/store-client.ts';
 export { bytesToString, KeepAlive, StoreClient, StoreWatch, toBytes } from './client/store-client.ts';
 export type { LeaseSource, LessorOptions } from './lease/lessor.ts';

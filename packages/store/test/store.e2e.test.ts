@@ -19,7 +19,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   bytesToString,
   CompactedError,
+  Election,
   FutureRevisionError,
+  Mutex,
   restoreMemberFromSnapshot,
   type StoreClient,
   toBytes,
@@ -217,6 +219,56 @@ describe('the store on three member processes', () => {
     // The run did what it claims: faults happened and watches had to resume through them.
     expect(faults.length).toBeGreaterThanOrEqual(Math.min(8, chaosSeconds / 3));
     expect(watchers.reduce((n, w) => n + w.resumes, 0)).toBeGreaterThan(0);
+  });
+
+  it('elects one leader among candidates, hands over when the leader lease goes, and locks', async () => {
+    cluster = await StoreCluster.start();
+    const c = cluster;
+    await c.waitForLeader();
+    const [a, b] = [await c.client(), await c.client()];
+    const la = await a.leaseGrant(5);
+    const lb = await b.leaseGrant(5);
+    const ka = a.keepAlive(la.id, la.ttlSeconds);
+    const kb = b.keepAlive(lb.id, lb.ttlSeconds);
+    const ea = new Election(a, '/election/ctrl');
+    const eb = new Election(b, '/election/ctrl');
+    const observed: Array<string | undefined> = [];
+    const observer = new AbortController();
+    const watching = (async () => {
+      for await (const v of new Election(a, '/election/ctrl').observe(observer.signal)) observed.push(v);
+    })().catch(() => undefined);
+
+    await ea.campaign('alice', la.id);
+    let bElected = false;
+    const bCampaign = eb.campaign('bob', lb.id).then(() => {
+      bElected = true;
+    });
+    await delay(1_000);
+    expect(bElected).toBe(false);
+    expect(bytesToString((await ea.leader())!.value)).toBe('alice');
+
+    // Alice's process "dies": her lease is no longer kept alive and expires.
+    ka.stop();
+    await bCampaign;
+    expect(bytesToString((await eb.leader())!.value)).toBe('bob');
+    await eb.proclaim('bob-2');
+    await eb.resign();
+    await delay(500);
+    observer.abort();
+    await watching;
+    expect(observed.filter((v) => v !== undefined)).toEqual(['alice', 'bob', 'bob-2']);
+
+    // A mutex admits one holder at a time.
+    const m1 = new Mutex(a, '/locks/x');
+    const m2 = new Mutex(b, '/locks/x');
+    const l1 = await a.leaseGrant(5);
+    await m1.lock(l1.id);
+    const timeout = AbortSignal.timeout(700);
+    await expect(m2.lock(lb.id, timeout)).rejects.toThrow();
+    await m1.unlock();
+    await m2.lock(lb.id);
+    await m2.unlock();
+    kb.stop();
   });
 
   it('restores a saved snapshot into a fresh cluster with the same hash', async () => {
