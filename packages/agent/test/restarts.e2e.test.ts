@@ -33,30 +33,50 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
       terminationGracePeriodSeconds: 2,
       containers: [
         container('c', 'touch /tmp/healthy; exec sleep 3600', {
-          livenessProbe: { exec: { command: ['test', '-f', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 1 },
+          livenessProbe: {
+            exec: { command: ['test', '-f', '/tmp/healthy'] },
+            periodSeconds: 1,
+            failureThreshold: 1,
+          },
         }),
       ],
     });
     api.create('readiness', {
       containers: [
         container('c', 'touch /tmp/ready; exec sleep 3600', {
-          readinessProbe: { exec: { command: ['test', '-f', '/tmp/ready'] }, periodSeconds: 1, failureThreshold: 1 },
+          readinessProbe: {
+            exec: { command: ['test', '-f', '/tmp/ready'] },
+            periodSeconds: 1,
+            failureThreshold: 1,
+          },
         }),
       ],
     });
     api.create('startup', {
       containers: [
         container('c', 'exec sleep 3600', {
-          startupProbe: { exec: { command: ['test', '-f', '/tmp/started'] }, periodSeconds: 1, failureThreshold: 120 },
+          startupProbe: {
+            exec: { command: ['test', '-f', '/tmp/started'] },
+            periodSeconds: 1,
+            failureThreshold: 120,
+          },
           // Would kill the container at once if it ran before the startup probe succeeded.
-          livenessProbe: { exec: { command: ['test', '-f', '/tmp/started'] }, periodSeconds: 1, failureThreshold: 1 },
+          livenessProbe: {
+            exec: { command: ['test', '-f', '/tmp/started'] },
+            periodSeconds: 1,
+            failureThreshold: 1,
+          },
           readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 },
         }),
       ],
     });
     api.create('missing-image', { containers: [{ name: 'c', image: 'localhost/no-such-image:1' }] });
-    api.create('never-pull', { containers: [{ name: 'c', image: 'localhost/no-such-image:2', imagePullPolicy: 'Never' }] });
-    api.create('bad-command', { containers: [{ name: 'c', image: 'localhost/busybox:1', command: ['/no/such/binary'] }] });
+    api.create('never-pull', {
+      containers: [{ name: 'c', image: 'localhost/no-such-image:2', imagePullPolicy: 'Never' }],
+    });
+    api.create('bad-command', {
+      containers: [{ name: 'c', image: 'localhost/busybox:1', command: ['/no/such/binary'] }],
+    });
     api.create('bad-config', {
       containers: [
         container('c', 'sleep 3600', {
@@ -75,7 +95,12 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
   });
 
   test('a container that exits is restarted with growing back-off, and the restart count shows it', async () => {
-    await t.api.waitFor('crasher', 'restarted 3 times', (s) => (containerOf(s, 'c')?.restartCount ?? 0) >= 3, 40_000);
+    await t.api.waitFor(
+      'crasher',
+      'restarted 3 times',
+      (s) => (containerOf(s, 'c')?.restartCount ?? 0) >= 3,
+      40_000,
+    );
     // When each restart count was first reported.
     const firstSeen = new Map<number, number>();
     for (const r of t.api.reports) {
@@ -90,15 +115,20 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
     expect(gap(3)).toBeGreaterThan(gap(2));
 
     const backoff = t.api.reports.find(
-      (r) => r.name === 'crasher' && containerOf(r.status, 'c')?.state?.waiting?.reason === 'CrashLoopBackOff',
+      (r) =>
+        r.name === 'crasher' && containerOf(r.status, 'c')?.state?.waiting?.reason === 'CrashLoopBackOff',
     );
     expect(backoff).toBeDefined();
     const c = containerOf(backoff!.status, 'c')!;
-    expect(c.state?.waiting?.message).toMatch(/^back-off \ds restarting failed container=c pod=crasher_default\(/);
+    expect(c.state?.waiting?.message).toMatch(
+      /^back-off \ds restarting failed container=c pod=crasher_default\(/,
+    );
     expect(c.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
     expect(backoff!.status.phase).toBe('Running');
 
-    const previous = await collect(t.node.kubelet.logs({ namespace: 'default', name: 'crasher' }, 'c', { previous: true }));
+    const previous = await collect(
+      t.node.kubelet.logs({ namespace: 'default', name: 'crasher' }, 'c', { previous: true }),
+    );
     expect(previous).toMatch(/^run at \d+\n$/);
   });
 
@@ -147,7 +177,11 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
   });
 
   test('a missing image gives ErrImagePull, then ImagePullBackOff; with pull policy Never, ErrImageNeverPull', async () => {
-    const pull = await t.api.waitFor('missing-image', 'ErrImagePull', (s) => containerOf(s, 'c')?.state?.waiting?.reason === 'ErrImagePull');
+    const pull = await t.api.waitFor(
+      'missing-image',
+      'ErrImagePull',
+      (s) => containerOf(s, 'c')?.state?.waiting?.reason === 'ErrImagePull',
+    );
     expect(containerOf(pull, 'c')?.state?.waiting?.message).toContain('localhost/no-such-image:1');
     expect(pull.phase).toBe('Pending');
     const backoff = await t.api.waitFor(
@@ -156,8 +190,14 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
       (s) => containerOf(s, 'c')?.state?.waiting?.reason === 'ImagePullBackOff',
       20_000,
     );
-    expect(containerOf(backoff, 'c')?.state?.waiting?.message).toBe('Back-off pulling image "localhost/no-such-image:1"');
-    const never = await t.api.waitFor('never-pull', 'ErrImageNeverPull', (s) => containerOf(s, 'c')?.state?.waiting?.reason === 'ErrImageNeverPull');
+    expect(containerOf(backoff, 'c')?.state?.waiting?.message).toBe(
+      'Back-off pulling image "localhost/no-such-image:1"',
+    );
+    const never = await t.api.waitFor(
+      'never-pull',
+      'ErrImageNeverPull',
+      (s) => containerOf(s, 'c')?.state?.waiting?.reason === 'ErrImageNeverPull',
+    );
     expect(containerOf(never, 'c')?.state?.waiting?.message).toBe(
       'Container image "localhost/no-such-image:2" is not present with pull policy of Never',
     );
@@ -173,7 +213,13 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
     const c = containerOf(s, 'c')!;
     expect(c.lastState?.terminated).toMatchObject({ exitCode: 128, reason: 'StartError' });
     expect(c.lastState?.terminated?.message).toContain('/no/such/binary');
-    expect(t.api.reports.some((r) => r.name === 'bad-command' && containerOf(r.status, 'c')?.state?.waiting?.reason === 'RunContainerError')).toBe(true);
+    expect(
+      t.api.reports.some(
+        (r) =>
+          r.name === 'bad-command' &&
+          containerOf(r.status, 'c')?.state?.waiting?.reason === 'RunContainerError',
+      ),
+    ).toBe(true);
   });
 
   test('a missing ConfigMap key gives CreateContainerConfigError', async () => {
