@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Logger, sleep } from '@flotilla/actor';
 import type { NodeStatus } from '@flotilla/api';
 import {
@@ -11,6 +12,7 @@ import { CriClient } from './cri/cri-client.ts';
 import { runHost } from './host-command.ts';
 import { ensureLocalImages } from './images/local-images.ts';
 import { Kubelet, type KubeletOptions } from './kubelet/kubelet.ts';
+import { HostPodCgroups, nodeCgroupRoot, removeCgroupTree } from './kubelet/pod-cgroups.ts';
 import type { ObjectLookup, PodSource, StatusSink } from './kubelet/pod-source.ts';
 import { NetworkProber } from './kubelet/prober.ts';
 import { HostVolumeManager, mountsUnder } from './kubelet/volumes.ts';
@@ -94,6 +96,7 @@ export class ContainerdNode {
       runtime: this.runtime,
       runtimeName: 'containerd',
       volumes: new HostVolumeManager(paths.podsDir, options.lookup),
+      cgroups: new HostPodCgroups(nodeCgroupRoot(options.nodeName)),
       prober: new NetworkProber(this.runtime),
       podLogsDir: paths.podLogsDir,
       nodeAllocatable: allocatable,
@@ -210,6 +213,9 @@ export async function destroyNodeState(paths: NodePaths, podCIDR: string, logger
     }
   }
   await removeRuncContainers(paths.runcRoot, log);
+  await removeCgroupTree(nodeCgroupRoot(paths.nodeName));
+  // The shared parent goes too once no other node's pods are under it.
+  await removeCgroupTree(nodeCgroupRoot(''), { onlyIfEmpty: true });
   for (const mount of (await mountsUnder(paths.dataDir)).sort((a, b) => b.length - a.length)) {
     await runHost('umount', [mount]).catch(() => runHost('umount', ['-l', mount]).catch(() => undefined));
   }
@@ -258,15 +264,25 @@ function processesWithArg(arg: string): number[] {
   return out;
 }
 
+/** runc's state of the shim's containers is under `<runc root>/<containerd namespace>`. */
 async function removeRuncContainers(runcRoot: string, log: Logger): Promise<void> {
-  let listing: string;
+  let namespaces: string[];
   try {
-    listing = await runHost('runc', ['--root', runcRoot, 'list', '--quiet']);
+    namespaces = readdirSync(runcRoot);
   } catch {
     return;
   }
-  for (const id of listing.split('\n').filter((l) => l.trim() !== '')) {
-    log.warn({ id }, 'removing a leftover runc container');
-    await runHost('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => undefined);
+  for (const ns of namespaces) {
+    const root = join(runcRoot, ns);
+    let listing: string;
+    try {
+      listing = await runHost('runc', ['--root', root, 'list', '--quiet']);
+    } catch {
+      continue;
+    }
+    for (const id of listing.split('\n').filter((l) => l.trim() !== '')) {
+      log.warn({ id }, 'removing a leftover runc container');
+      await runHost('runc', ['--root', root, 'delete', '--force', id]).catch(() => undefined);
+    }
   }
 }

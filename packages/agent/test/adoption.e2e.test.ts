@@ -1,11 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '@flotilla/actor';
 import type { Pod, PodStatus } from '@flotilla/api';
 import { ManagedProcess, tempDir } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CriClient, CriRuntime, nodePaths } from '../src/index.ts';
+import { CriClient, CriRuntime, destroyNodeState, nodePaths } from '../src/index.ts';
 import { lastStatuses, readStatusLines } from './fixtures/status-file.ts';
 import {
   candidateCIDR,
@@ -43,6 +44,7 @@ describe.skipIf(!isRoot)('an agent restarted over running pods', () => {
   const podsFile = join(dir, 'pods.json');
   const statusFile = join(dir, 'status.jsonl');
   let agent: ManagedProcess;
+  let podCIDR: string;
   let runtime: CriRuntime;
   let cri: CriClient;
   const web = pod('web', {
@@ -91,7 +93,7 @@ describe.skipIf(!isRoot)('an agent restarted over running pods', () => {
   };
 
   beforeAll(async () => {
-    const podCIDR = candidateCIDR();
+    podCIDR = candidateCIDR();
     registerNodeCleanup(paths, podCIDR, testLogger());
     writeFileSync(podsFile, JSON.stringify([web, keeper]));
     agent = new ManagedProcess({
@@ -181,4 +183,43 @@ describe.skipIf(!isRoot)('an agent restarted over running pods', () => {
     expect(await ours()).toEqual(before);
     expect(await httpGet(`http://${webIP}:8080/`)).toEqual({ status: 200, body: 'adopted\n' });
   });
+
+  test('teardown after the agent and containerd were killed leaves nothing of the node behind', async () => {
+    const podCgroups = `/sys/fs/cgroup/pids/flotilla/${nodeName}`;
+    const pids = cgroupPids(podCgroups);
+    expect(pids.length).toBeGreaterThan(0);
+    await agent.kill();
+    process.kill(Number(readFileSync(paths.containerdPidFile, 'utf8')), 'SIGKILL');
+    await destroyNodeState(paths, podCIDR, testLogger());
+
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(podCgroups)).toBe(false);
+    expect(existsSync(dataDir)).toBe(false);
+    expect(existsSync(`/sys/class/net/${paths.bridge}`)).toBe(false);
+    expect(execFileSync('ip', ['route', 'show', podCIDR], { encoding: 'utf8' })).toBe('');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(dataDir);
+  });
 });
+
+/** Every pid in a cgroup and the cgroups below it. */
+function cgroupPids(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  const here = readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map(Number);
+  const below = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .flatMap((e) => cgroupPids(join(dir, e.name)));
+  return [...here, ...below];
+}
+
+/** A zombie (killed, not yet reaped by init) counts as gone. */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}

@@ -9,6 +9,7 @@ import { type LogOptions, readContainerLog, removeLog } from './container-logs.t
 import { ImageManager } from './image-manager.ts';
 import { gracePeriodAnnotation, nodeLabel, podNameLabel, podNamespaceLabel, podUidLabel } from './labels.ts';
 import { latestByName, previousInstance, RuntimeObserver } from './observed.ts';
+import { NoPodCgroups, type PodCgroups } from './pod-cgroups.ts';
 import type { ObjectLookup, PodEvent, PodSource, StatusSink } from './pod-source.ts';
 import { minimumGracePeriodSeconds, PodWorker, type WorkerContext } from './pod-worker.ts';
 import { ProbeManager } from './probe-manager.ts';
@@ -26,6 +27,8 @@ export type KubeletOptions = {
   readonly statusSink: StatusSink;
   readonly lookup: ObjectLookup;
   readonly volumes: VolumeManager;
+  /** Where pods go in the cgroup tree; by default wherever the runtime puts them. */
+  readonly cgroups?: PodCgroups;
   readonly prober: Prober;
   /** The root of the pods' CRI log directories. */
   readonly podLogsDir: string;
@@ -116,6 +119,7 @@ export class Kubelet {
         now,
       ),
       volumes: options.volumes,
+      cgroups: options.cgroups ?? new NoPodCgroups(),
       probes: this.probes,
       prober: options.prober,
       crashBackoff: new RestartBackoff({ ...defaultRestartBackoff, ...options.crashLoopBackoff }, now),
@@ -401,6 +405,7 @@ export class Kubelet {
         await runtime.removePodSandbox(s.id);
       }
       this.ctx.observer.forget([...mine.map((c) => c.id), ...boxes.map((s) => s.id)]);
+      await this.ctx.cgroups.removePod(uid);
       await this.options.volumes.tearDownPod(uid);
       const ns = any?.labels[podNamespaceLabel];
       const name = any?.labels[podNameLabel];

@@ -11,6 +11,7 @@ import type { ImageManager } from './image-manager.ts';
 import type { ContainerKind } from './labels.ts';
 import { latestByName, type ObservedPod, type RuntimeObserver } from './observed.ts';
 import { computePodActions, type KillOrder, type PodActions, type Unhealthy } from './pod-actions.ts';
+import type { PodCgroups } from './pod-cgroups.ts';
 import { type PodRef, podRefOf, type StatusSink } from './pod-source.ts';
 import { computePodStatus, containerKey, type WaitingReason } from './pod-status.ts';
 import type { ProbeManager } from './probe-manager.ts';
@@ -41,6 +42,7 @@ export type WorkerContext = {
   readonly observer: RuntimeObserver;
   readonly images: ImageManager;
   readonly volumes: VolumeManager;
+  readonly cgroups: PodCgroups;
   readonly probes: ProbeManager;
   readonly prober: Prober;
   readonly crashBackoff: RestartBackoff;
@@ -316,6 +318,7 @@ export class PodWorker {
     const ctx = this.ctx;
     return sandboxConfigFor(this.pod, attempt, {
       nodeName: ctx.nodeName,
+      cgroupParent: ctx.cgroups.parentOf(this.uid),
       podLogsDir: ctx.podLogsDir,
       clusterDomain: ctx.clusterDns.domain,
       dns: dnsConfigFor(this.pod, ctx.clusterDns, ctx.hostResolvConf),
@@ -534,6 +537,7 @@ export class PodWorker {
       ...observed.containers.map((c) => c.id),
       ...observed.sandboxes.map((s) => s.id),
     ]);
+    await this.ctx.cgroups.removePod(this.uid);
   }
 
   /**

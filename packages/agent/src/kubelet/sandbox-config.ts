@@ -154,6 +154,8 @@ export function podLogDirectory(podLogsDir: string, pod: Pod): string {
 
 export type SandboxContext = {
   readonly nodeName: string;
+  /** The pod's cgroup parent; '' lets the runtime choose. */
+  readonly cgroupParent: string;
   readonly podLogsDir: string;
   readonly clusterDomain: string;
   readonly dns: DnsConfig;
@@ -195,7 +197,7 @@ export function sandboxConfigFor(pod: Pod, attempt: number, ctx: SandboxContext)
     },
     annotations: { ...(pod.metadata.annotations ?? {}) },
     linux: {
-      cgroupParent: '',
+      cgroupParent: ctx.cgroupParent,
       network: spec?.hostNetwork === true ? 'node' : 'pod',
       pid: spec?.hostPID === true ? 'node' : spec?.shareProcessNamespace === true ? 'pod' : 'container',
       ipc: spec?.hostIPC === true ? 'node' : 'pod',
