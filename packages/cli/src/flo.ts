@@ -1,21 +1,81 @@
 #!/usr/bin/env node
 // `flo`: bring up and operate a local Flotilla cluster.
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { restoreMemberFromSnapshot } from '@flotilla/store';
 import { Command } from 'commander';
+import { type ClusterClient, connectCluster, memberStatuses, waitForLeader } from './cluster-client.ts';
 import { floHome } from './home.ts';
-import { down, isAlive, readState, up } from './local-cluster.ts';
+import {
+  type ClusterState,
+  down,
+  isAlive,
+  memberSpec,
+  readState,
+  startMemberProcess,
+  stopPids,
+  up,
+  writeState,
+} from './local-cluster.ts';
+
+/** A user mistake or a cluster that is not there: one line, exit 1. */
+class FloError extends Error {}
 
 const program = new Command('flo')
   .description('Run and operate a local Flotilla cluster')
   .showHelpAfterError();
+
+function requireState(): ClusterState {
+  const state = readState(floHome());
+  if (!state) throw new FloError(`no cluster in ${floHome()} (flo up starts one)`);
+  return state;
+}
+
+async function withCluster<T>(fn: (client: ClusterClient, state: ClusterState) => Promise<T>): Promise<T> {
+  const state = requireState();
+  const client = await connectCluster(state);
+  try {
+    return await fn(client, state);
+  } finally {
+    await client.close();
+  }
+}
+
+function member(state: ClusterState, name: string) {
+  const m = state.members.find((x) => x.name === name);
+  if (!m) throw new FloError(`no member ${name} (members: ${state.members.map((x) => x.name).join(', ')})`);
+  return m;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
+  if (!m) throw new FloError(`${JSON.stringify(text)} is not a duration like 500ms, 5s or 1m`);
+  return Number(m[1]) * { ms: 1, s: 1_000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
+}
 
 program
   .command('up')
   .description('start a local HA cluster in the background and wait until it is healthy')
   .action(async () => {
     const home = floHome();
-    const state = await up({ home, natsServers: 3, progress: (line) => console.log(line) });
-    console.log(`cluster up: NATS at ${state.nats.map((s) => `127.0.0.1:${s.port}`).join(', ')}`);
-    console.log(`state and logs in ${home}; stop it with: flo down`);
+    const t0 = performance.now();
+    const state = await up({ home, members: 3, progress: (line) => console.log(line) });
+    const client = await connectCluster(state);
+    try {
+      process.stdout.write('waiting for a leader ');
+      const leader = await waitForLeader(client, state, 60_000);
+      if (!leader) throw new FloError(`no leader after 60 s; see ${join(home, 'logs')}`);
+      console.log(
+        `\n${leader.name} leads (term ${leader.term}); cluster healthy after ${seconds(performance.now() - t0)}`,
+      );
+      await client.store.put('/flotilla/flo/up', new Date().toISOString());
+    } finally {
+      await client.close();
+    }
+    console.log(`state and logs in ${home}`);
+    console.log('next: flo status · flo chaos kill-leader · flo down');
   });
 
 program
@@ -28,20 +88,287 @@ program
 
 program
   .command('status')
-  .description('show what the local cluster runs')
-  .action(() => {
-    const state = readState(floHome());
-    if (!state) {
-      console.log('no cluster (flo up starts one)');
-      return;
-    }
-    console.log('COMPONENT  PID      ADDRESS           STATE');
-    for (const s of state.nats) {
-      const addr = `127.0.0.1:${s.port}`;
-      console.log(
-        `${s.name.padEnd(10)} ${String(s.pid).padEnd(8)} ${addr.padEnd(17)} ${isAlive(s.pid) ? 'running' : 'dead'}`,
+  .description("each member's Raft role, term, commit and applied index, lag and health")
+  .action(async () => {
+    await withCluster(async (client, state) => {
+      const rows = await memberStatuses(client, state);
+      const leaderCommit = Math.max(0, ...rows.map((r) => r.status?.raft.commit ?? 0));
+      const table = [['MEMBER', 'PID', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'REVISION', 'HEALTH']];
+      for (const { name, status } of rows) {
+        const m = member(state, name);
+        if (!status) {
+          table.push([
+            name,
+            String(m.pid),
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+            '-',
+            isAlive(m.pid) ? 'not answering' : 'dead',
+          ]);
+          continue;
+        }
+        const r = status.raft;
+        table.push([
+          name,
+          String(m.pid),
+          r.role,
+          String(r.term),
+          String(r.commit),
+          String(r.applied),
+          String(leaderCommit - r.applied),
+          String(status.store.revision),
+          'ok',
+        ]);
+      }
+      for (const n of state.nats)
+        table.push([
+          n.name,
+          String(n.pid),
+          'nats',
+          '',
+          '',
+          '',
+          '',
+          `:${n.port}`,
+          isAlive(n.pid) ? 'ok' : 'dead',
+        ]);
+      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+      for (const row of table)
+        console.log(
+          row
+            .map((cell, i) => cell.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd(),
+        );
+    });
+  });
+
+const raft = program.command('raft').description('Raft membership and leadership');
+raft
+  .command('members')
+  .description('voters and learners')
+  .action(async () => {
+    await withCluster(async (client) => {
+      const conf = await client.store.members();
+      console.log(`voters:   ${conf.voters.join(', ')}`);
+      console.log(`learners: ${conf.learners.join(', ') || '-'}`);
+    });
+  });
+raft
+  .command('add <member>')
+  .description('start a new member and add it as a learner (promote it when it has caught up)')
+  .action(async (name: string) => {
+    await withCluster(async (client, state) => {
+      if (state.members.some((m) => m.name === name)) throw new FloError(`member ${name} already exists`);
+      const spec = memberSpec(floHome(), state, name, state.members.length % state.nats.length);
+      spec.pid = startMemberProcess(floHome(), spec);
+      state.members.push(spec);
+      writeState(floHome(), state);
+      const conf = await client.store.changeMembership({ type: 'addLearner', node: name });
+      console.log(`added ${name} as a learner; learners now: ${conf.learners.join(', ')}`);
+    });
+  });
+for (const [verb, type, help] of [
+  ['promote', 'promote', 'make a caught-up learner a voter'],
+  ['remove', 'remove', 'remove a member from the configuration'],
+] as const) {
+  raft
+    .command(`${verb} <member>`)
+    .description(help)
+    .action(async (name: string) => {
+      await withCluster(async (client) => {
+        const conf = await client.store.changeMembership({ type, node: name });
+        console.log(
+          `${verb}d ${name}; voters: ${conf.voters.join(', ')}; learners: ${conf.learners.join(', ') || '-'}`,
+        );
+      });
+    });
+}
+raft
+  .command('transfer-leader [member]')
+  .description('hand leadership to a member (default: the most caught-up)')
+  .action(async (to?: string) => {
+    await withCluster(async (client) => {
+      const t0 = performance.now();
+      const leader = await client.store.transferLeadership(to);
+      console.log(`${leader} leads now (${seconds(performance.now() - t0)})`);
+    });
+  });
+
+const snapshot = program.command('snapshot').description('back up and restore the store');
+snapshot
+  .command('save <file>')
+  .description('write a consistent copy of the store to FILE')
+  .action(async (file: string) => {
+    await withCluster(async (client) => {
+      const out = createWriteStream(file);
+      const info = await client.store.snapshot(
+        (chunk) => new Promise((resolve, reject) => out.write(chunk, (e) => (e ? reject(e) : resolve()))),
       );
+      await new Promise<void>((resolve) => out.end(resolve));
+      console.log(`saved ${info.totalBytes} bytes at applied index ${info.appliedIndex} to ${file}`);
+    });
+  });
+snapshot
+  .command('restore <file>')
+  .description(
+    "replace the local cluster's state with FILE: stops the members, rebuilds them from it, starts them",
+  )
+  .action(async (file: string) => {
+    if (!existsSync(file)) throw new FloError(`no such file: ${file}`);
+    const state = requireState();
+    const home = floHome();
+    await stopPids(state.members.map((m) => m.pid));
+    const names = state.members.map((m) => m.name);
+    const restoredDir = join(home, 'members', `restored-${Date.now()}`);
+    for (const [i, name] of names.entries()) {
+      const spec = memberSpec(home, state, name, i % state.nats.length);
+      const dataDir = join(restoredDir, name);
+      const info = await restoreMemberFromSnapshot({
+        dir: join(dataDir, 'store'),
+        snapshotFile: file,
+        members: names,
+      });
+      if (i === 0) console.log(`restored applied index ${info.appliedIndex}, revision ${info.revision}`);
+      const args = spec.args.map((a) => (a === spec.dataDir ? dataDir : a));
+      const m = { ...spec, dataDir, args, pid: 0 };
+      m.pid = startMemberProcess(home, m);
+      state.members[i] = m;
     }
+    writeState(home, state);
+    const client = await connectCluster(state);
+    try {
+      const leader = await waitForLeader(client, state, 60_000);
+      console.log(leader ? `${leader.name} leads the restored cluster` : 'no leader yet; see flo status');
+    } finally {
+      await client.close();
+    }
+  });
+
+program
+  .command('logs <component>')
+  .description("print a component's log (m1, nats2, ...)")
+  .option('-n, --lines <n>', 'last N lines', '100')
+  .action((component: string, opts: { lines: string }) => {
+    const file = join(floHome(), 'logs', `${component}.log`);
+    if (!existsSync(file)) throw new FloError(`no log for ${component} in ${join(floHome(), 'logs')}`);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    console.log(lines.slice(-Number(opts.lines)).join('\n'));
+  });
+
+const chaos = program.command('chaos').description('break the local cluster on purpose');
+
+async function measureRecovery(
+  client: ClusterClient,
+  state: ClusterState,
+  old: { name: string; term: number },
+  t0: number,
+) {
+  const leader = await waitForLeader(client, state, 30_000, old);
+  const elected = performance.now() - t0;
+  let resumed: number | undefined;
+  const deadline = performance.now() + 30_000;
+  while (resumed === undefined && performance.now() < deadline) {
+    try {
+      await client.store.put('/flotilla/flo/chaos', String(Date.now()));
+      resumed = performance.now() - t0;
+    } catch {
+      // not yet
+    }
+  }
+  return { leader, elected, resumed };
+}
+
+chaos
+  .command('kill-leader')
+  .description('SIGKILL the leader and time the election and the first write after it')
+  .action(async () => {
+    await withCluster(async (client, state) => {
+      const leader = await waitForLeader(client, state, 10_000);
+      if (!leader) throw new FloError('no leader to kill');
+      const t0 = performance.now();
+      process.kill(member(state, leader.name).pid, 'SIGKILL');
+      const r = await measureRecovery(client, state, leader, t0);
+      console.log(
+        `killed ${leader.name} (leader, term ${leader.term}); ` +
+          (r.leader ? `${r.leader.name} elected in ${seconds(r.elected)}` : 'no new leader within 30 s') +
+          (r.resumed !== undefined
+            ? `; writes resumed after ${seconds(r.resumed)}`
+            : '; writes did not resume'),
+      );
+    });
+  });
+chaos
+  .command('kill <member>')
+  .description('SIGKILL a member (flo chaos heal restarts it)')
+  .action(async (name: string) => {
+    await withCluster(async (client, state) => {
+      const before = await waitForLeader(client, state, 5_000);
+      const t0 = performance.now();
+      process.kill(member(state, name).pid, 'SIGKILL');
+      if (before?.name === name) {
+        const r = await measureRecovery(client, state, before, t0);
+        console.log(
+          `killed ${name} (leader, term ${before.term}); ${r.leader ? `${r.leader.name} elected in ${seconds(r.elected)}` : 'no new leader yet'}`,
+        );
+      } else {
+        console.log(
+          `killed ${name} (follower); ${before ? `${before.name} still leads` : 'no leader known'}`,
+        );
+      }
+    });
+  });
+chaos
+  .command('pause <member> <duration>')
+  .description('SIGSTOP a member for DURATION (e.g. 5s), then SIGCONT it')
+  .action(async (name: string, duration: string) => {
+    const ms = parseDuration(duration);
+    await withCluster(async (client, state) => {
+      const m = member(state, name);
+      const before = await waitForLeader(client, state, 5_000);
+      process.kill(m.pid, 'SIGSTOP');
+      const t0 = performance.now();
+      const during = before?.name === name ? await waitForLeader(client, state, ms, before) : undefined;
+      await new Promise((r) => setTimeout(r, Math.max(0, ms - (performance.now() - t0))));
+      process.kill(m.pid, 'SIGCONT');
+      console.log(
+        `paused ${name}${before?.name === name ? ` (leader, term ${before.term})` : ''} for ${seconds(ms)}` +
+          (during ? `; ${during.name} elected in ${seconds(performance.now() - t0 - ms + 0)}` : '') +
+          '; resumed',
+      );
+    });
+  });
+chaos
+  .command('partition <members...>')
+  .description(
+    'cut members off from the rest by freezing the NATS server each talks to (flo chaos heal ends it)',
+  )
+  .action(async (names: string[]) => {
+    const state = requireState();
+    for (const name of names) {
+      const n = state.nats[member(state, name).natsIndex]!;
+      process.kill(n.pid, 'SIGSTOP');
+      console.log(`cut ${name} off (froze ${n.name})`);
+    }
+  });
+chaos
+  .command('heal')
+  .description('end partitions and pauses, restart killed members')
+  .action(async () => {
+    const state = requireState();
+    for (const n of state.nats) if (isAlive(n.pid)) process.kill(n.pid, 'SIGCONT');
+    for (const m of state.members) {
+      if (isAlive(m.pid)) process.kill(m.pid, 'SIGCONT');
+      else {
+        m.pid = startMemberProcess(floHome(), m);
+        console.log(`restarted ${m.name}`);
+      }
+    }
+    writeState(floHome(), state);
+    console.log('healed');
   });
 
 program.parseAsync().catch((err: unknown) => {

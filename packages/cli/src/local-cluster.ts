@@ -3,17 +3,33 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
-/** What `flo up` started, so that `flo down` and `flo status` can find it again. */
+const flotillaMain = fileURLToPath(new URL('./flotilla.ts', import.meta.url));
+
+export type NatsProcess = {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly clusterPort: number;
+  readonly monitorPort: number;
+};
+
+export type MemberProcess = {
+  readonly name: string;
+  pid: number;
+  readonly dataDir: string;
+  /** The NATS server this member talks to (its "machine's" server). */
+  readonly natsIndex: number;
+  readonly args: readonly string[];
+};
+
+/** What `flo up` started, so that every other `flo` command can find it again. */
 export interface ClusterState {
   readonly createdAt: string;
-  readonly nats: ReadonlyArray<{
-    name: string;
-    pid: number;
-    port: number;
-    clusterPort: number;
-    monitorPort: number;
-  }>;
+  readonly cluster: string;
+  readonly nats: readonly NatsProcess[];
+  readonly members: MemberProcess[];
 }
 
 const stateFile = (home: string) => join(home, 'cluster.json');
@@ -23,6 +39,10 @@ export function readState(home: string): ClusterState | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterState) : undefined;
 }
 
+export function writeState(home: string, state: ClusterState): void {
+  writeFileSync(stateFile(home), `${JSON.stringify(state, null, 2)}\n`);
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -30,6 +50,10 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+export function natsUrls(state: ClusterState): string[] {
+  return state.nats.map((n) => `nats://127.0.0.1:${n.port}`);
 }
 
 function freePort(): Promise<number> {
@@ -52,30 +76,45 @@ function natsBinary(): string {
   throw new Error('nats-server is not installed (apt-get install nats-server)');
 }
 
+/** Start a detached process whose output goes to `logFile`; it outlives `flo`. */
+function spawnDetached(command: string, args: readonly string[], logFile: string): number {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(command, [...args], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  return child.pid;
+}
+
+export function startMemberProcess(home: string, m: MemberProcess): number {
+  return spawnDetached(process.execPath, [flotillaMain, ...m.args], join(home, 'logs', `${m.name}.log`));
+}
+
 export interface UpOptions {
   readonly home: string;
-  readonly natsServers: number;
+  readonly members: number;
   readonly progress: (line: string) => void;
 }
 
 /**
- * Start the local cluster in the background: for now the 3-server NATS cluster every
- * component meets on. Processes outlive `flo up`; their pids and ports go to cluster.json.
+ * Start the local cluster in the background: a 3-server NATS cluster and the control-plane
+ * members (each talking to "its" NATS server, as on separate machines). Pids and ports go
+ * to cluster.json.
  */
 export async function up(options: UpOptions): Promise<ClusterState> {
   const { home, progress } = options;
   const existing = readState(home);
-  if (existing?.nats.some((n) => isAlive(n.pid))) {
+  if (existing && [...existing.nats, ...existing.members].some((p) => isAlive(p.pid))) {
     throw new Error(`a cluster is already running from ${home} (flo down stops it)`);
   }
   mkdirSync(join(home, 'logs'), { recursive: true });
-  const n = options.natsServers;
+  const n = 3;
   const ports: number[] = [];
   while (ports.length < 3 * n) {
     const p = await freePort();
     if (!ports.includes(p)) ports.push(p);
   }
-  const nats: Array<ClusterState['nats'][number]> = [];
+  const nats: NatsProcess[] = [];
   for (let i = 0; i < n; i++) {
     const name = `nats${i + 1}`;
     const [port, clusterPort, monitorPort] = [ports[i]!, ports[n + i]!, ports[2 * n + i]!];
@@ -84,29 +123,54 @@ export async function up(options: UpOptions): Promise<ClusterState> {
       .filter((p) => p !== clusterPort)
       .map((p) => `nats-route://127.0.0.1:${p}`);
     const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', name];
-    if (n > 1)
-      args.push(
-        '--cluster_name',
-        'flotilla',
-        '--cluster',
-        `nats://127.0.0.1:${clusterPort}`,
-        '--routes',
-        routes.join(','),
-      );
-    const fd = openSync(join(home, 'logs', `${name}.log`), 'a');
-    const child = spawn(natsBinary(), args, { detached: true, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    child.unref();
-    nats.push({ name, pid: child.pid!, port, clusterPort, monitorPort });
+    args.push(
+      '--cluster_name',
+      'flotilla',
+      '--cluster',
+      `nats://127.0.0.1:${clusterPort}`,
+      '--routes',
+      routes.join(','),
+    );
+    const pid = spawnDetached(natsBinary(), args, join(home, 'logs', `${name}.log`));
+    nats.push({ name, pid, port, clusterPort, monitorPort });
   }
-  const state: ClusterState = { createdAt: new Date().toISOString(), nats };
-  writeFileSync(stateFile(home), `${JSON.stringify(state, null, 2)}\n`);
+  const state: ClusterState = { createdAt: new Date().toISOString(), cluster: 'local', nats, members: [] };
+  writeState(home, state);
   progress(`starting ${n} NATS servers`);
-  for (const s of nats) {
-    await waitForRoutes(s.monitorPort, n - 1, 15_000);
-    progress(`  ${s.name} ready on 127.0.0.1:${s.port}`);
+  for (const s of nats) await waitForRoutes(s.monitorPort, n - 1, 15_000);
+  const names = Array.from({ length: options.members }, (_, i) => `m${i + 1}`);
+  for (const [i, name] of names.entries()) {
+    const m = memberSpec(home, state, name, i % n, names);
+    m.pid = startMemberProcess(home, m);
+    state.members.push(m);
   }
+  writeState(home, state);
+  progress(`starting ${names.length} control-plane members (${names.join(', ')})`);
   return state;
+}
+
+/** The command line of a member; `bootstrap` only for the founding members. */
+export function memberSpec(
+  home: string,
+  state: ClusterState,
+  name: string,
+  natsIndex: number,
+  bootstrap?: readonly string[],
+): MemberProcess {
+  const dataDir = join(home, 'members', name);
+  const args = [
+    'store',
+    '--member',
+    name,
+    '--cluster',
+    state.cluster,
+    '--data-dir',
+    dataDir,
+    '--nats-servers',
+    `nats://127.0.0.1:${state.nats[natsIndex]!.port}`,
+  ];
+  if (bootstrap) args.push('--store-bootstrap', bootstrap.join(','));
+  return { name, pid: 0, dataDir, natsIndex, args };
 }
 
 async function waitForRoutes(monitorPort: number, routes: number, timeoutMs: number): Promise<void> {
@@ -124,19 +188,26 @@ async function waitForRoutes(monitorPort: number, routes: number, timeoutMs: num
   throw new Error(`NATS on monitor port ${monitorPort} did not become ready in ${timeoutMs} ms`);
 }
 
-/** Stop everything `up` started (SIGTERM, then SIGKILL after a grace period) and forget it. */
+/** SIGTERM every pid, then SIGKILL what is left after `graceMs`. */
+export async function stopPids(pids: readonly number[], graceMs = 10_000): Promise<void> {
+  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (pids.some(isAlive) && Date.now() < deadline) await delay(50);
+  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Stop everything `up` started (members first, then NATS) and remove its state. */
 export async function down(home: string, progress: (line: string) => void): Promise<boolean> {
   const state = readState(home);
   if (!state) return false;
-  for (const s of state.nats) {
-    if (isAlive(s.pid)) process.kill(s.pid, 'SIGTERM');
-  }
-  const deadline = Date.now() + 5_000;
-  while (state.nats.some((s) => isAlive(s.pid)) && Date.now() < deadline) await delay(50);
-  for (const s of state.nats) {
-    if (isAlive(s.pid)) process.kill(s.pid, 'SIGKILL');
-    progress(`stopped ${s.name}`);
-  }
+  await stopPids(state.members.map((m) => m.pid));
+  for (const m of state.members) progress(`stopped ${m.name}`);
+  await stopPids(
+    state.nats.map((n) => n.pid),
+    5_000,
+  );
+  for (const n of state.nats) progress(`stopped ${n.name}`);
+  rmSync(join(home, 'members'), { recursive: true, force: true });
   rmSync(stateFile(home), { force: true });
   return true;
 }

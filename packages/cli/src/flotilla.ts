@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import { exitOnSignals } from '@flotilla/actor';
+// `flotilla`: the long-running processes. `flotilla store` runs a store member; the other
+// components join as they are built (`server` composes them in one process, as k3s does).
+import { Command } from 'commander';
+import { processContext, type RunningComponent, startStore } from './commands/store.ts';
+import { ConfigError, type FlotillaConfig, loadConfig } from './config/load.ts';
+import { flagName, settings } from './config/settings.ts';
+
+type ComponentStart = (ctx: Awaited<ReturnType<typeof processContext>>) => Promise<RunningComponent>;
+
+const components: Record<
+  string,
+  {
+    readonly description: string;
+    readonly start: readonly ComponentStart[];
+    readonly uses: readonly string[];
+  }
+> = {
+  store: {
+    description: 'a store member: the etcd-like key-value store, replicated by Raft',
+    start: [startStore],
+    uses: ['cluster', 'member', 'dataDir', 'nats', 'log', 'store'],
+  },
+};
+
+const program = new Command('flotilla')
+  .description('Flotilla control-plane and node processes')
+  .showHelpAfterError();
+
+for (const [name, component] of Object.entries(components)) {
+  const cmd = program
+    .command(name)
+    .description(component.description)
+    .option('-c, --config <file>', 'YAML config file');
+  for (const s of settings.filter((x) =>
+    component.uses.some((u) => x.path === u || x.path.startsWith(`${u}.`)),
+  )) {
+    const flag = flagName(s.path);
+    const value =
+      s.type === 'int' ? '<n>' : s.type === 'list' || s.type === 'url-list' ? '<a,b,...>' : '<value>';
+    cmd.option(
+      `${flag} ${value}`,
+      `${s.description}${s.default !== undefined ? ` (default: ${String(s.default)})` : ''}`,
+    );
+  }
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const flags: Record<string, unknown> = {};
+    for (const s of settings) {
+      const key = flagName(s.path)
+        .slice(2)
+        .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      if (opts[key] !== undefined) flags[s.path] = opts[key];
+    }
+    let config: FlotillaConfig;
+    try {
+      config = loadConfig({ file: opts.config as string | undefined, flags, required: ['member'] });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        for (const p of err.problems) console.error(`flotilla ${name}: ${p}`);
+        process.exit(2);
+      }
+      throw err;
+    }
+    const ctx = await processContext(config, name);
+    const running: RunningComponent[] = [];
+    for (const start of component.start) running.push(await start(ctx));
+    exitOnSignals(async () => {
+      for (const r of running.reverse()) await r.stop();
+      await ctx.system.shutdown({ timeoutMs: 5_000 });
+    }, ctx.log);
+  });
+}
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`flotilla: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
