@@ -1,4 +1,6 @@
 export type { ApiClient, ResourceClient } from './client.ts';
+export type { NatsApiClientOptions } from './nats-api-client.ts';
+export { defaultApiTimeoutMs, NatsApiClient } from './nats-api-client.ts';
 export type {
   AgentProtocol,
   ApiProtocol,
