@@ -1,4 +1,13 @@
 export { cleanupAll, registerCleanup } from './cleanup.ts';
+export type {
+  ApiServerProcess,
+  ApiServerSettings,
+  ControlPlaneOptions,
+  ExtraProcessSpec,
+} from './control-plane/control-plane.ts';
+export { ControlPlane } from './control-plane/control-plane.ts';
+export { kubeconfigYaml } from './control-plane/kubeconfig.ts';
+export { TcpBalancer } from './control-plane/tcp-balancer.ts';
 export * from './linearizability/index.ts';
 export type { NatsCluster, NatsServer, StartNatsOptions } from './nats.ts';
 export { natsServerBinary, startNats } from './nats.ts';
