@@ -22,6 +22,30 @@ export {
   toWireError,
   UnknownMethodError,
 } from './errors.ts';
+export type {
+  FailpointAction,
+  FailpointName,
+  FailpointProtocol,
+  FailpointSpec,
+  FailpointState,
+  FailpointStatus,
+} from './failpoints.ts';
+export {
+  checkFailpointSpec,
+  clearFailpoint,
+  FailpointError,
+  failpoint,
+  failpointEnabled,
+  failpointNames,
+  failpointStatus,
+  failpointsActorName,
+  failpointsArmed,
+  isFailpointName,
+  maxFailpointDelayMs,
+  parseFailpointEnv,
+  serveFailpoints,
+  setFailpoint,
+} from './failpoints.ts';
 export type { Frame } from './frames.ts';
 export { PROTOCOL_VERSION, parseFrame } from './frames.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
