@@ -1,7 +1,15 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assert, assertNever, type Logger, type Registry, silentLogger } from '@flotilla/actor';
+import {
+  assert,
+  assertNever,
+  failpoint,
+  failpointsArmed,
+  type Logger,
+  type Registry,
+  silentLogger,
+} from '@flotilla/actor';
 import { type Entry, emptyHardState, type HardState, type SnapshotMeta } from '../core/types.ts';
 import { type FramedBatch, frameBatch } from './batch.ts';
 import { checkMeta, isIndex, MAX_STRING_BYTES, payloadBytes, type WalRecord } from './codec.ts';
@@ -396,11 +404,14 @@ export class Wal {
   private async runFlusher(): Promise<void> {
     try {
       while (this.waiters.length > 0) {
+        // Test runs only: a crash here loses what is buffered, as a power cut would.
+        if (failpointsArmed) await failpoint('wal.beforeSync');
         const batches = this.pending;
         this.pending = [];
         const target = this.appendedBytes;
         await this.writeBatches(batches);
         await this.datasync(this.file);
+        if (failpointsArmed) await failpoint('wal.afterSync');
         this.durableBytes = target;
         const covered = this.waiters.filter((w) => w.target <= target);
         this.waiters = this.waiters.filter((w) => w.target > target);
