@@ -1,7 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ActorSystem, assert, type Logger, type Registry } from '@flotilla/actor';
+import {
+  type ActorSystem,
+  assert,
+  failpoint,
+  failpointsArmed,
+  type Logger,
+  type Registry,
+} from '@flotilla/actor';
 import {
   type ConfChange,
   type DropReason,
@@ -581,6 +588,7 @@ export class RaftNode {
   private async installSnapshot(meta: SnapshotMeta): Promise<void> {
     const stored = await this.snapshots.get(meta);
     assert(stored, `the transport installed snapshot ${meta.index} before stepping its message`);
+    if (failpointsArmed) await failpoint('raft.snapshotInstall');
     await this.sm.restore(stored.path, meta);
     this.wal.recordSnapshot(meta);
     // The marker must be durable before any message of this Ready says we have the snapshot.
@@ -606,6 +614,7 @@ export class RaftNode {
       last = e.index;
     }
     if (last === this.applied) return;
+    if (failpointsArmed) await failpoint('raft.beforeApply');
     const results = await this.sm.apply(commands, last);
     this.applied = last;
     for (const [i, c] of commands.entries()) {

@@ -3,6 +3,8 @@ import {
   type ActorSystem,
   type Ask,
   ask,
+  failpoint,
+  failpointsArmed,
   type Logger,
   type Tell,
   tell,
@@ -179,6 +181,7 @@ export class Transport<M extends Envelope> {
       // offset the receiver still expects; cap the rounds so a confused peer cannot loop us.
       const maxRounds = 4 * Math.ceil(total / this.chunkBytes) + 8;
       for (let round = 0; round < maxRounds; round++) {
+        if (failpointsArmed) await failpoint('raft.snapshotSend');
         const length = Math.min(this.chunkBytes, total - offset);
         const data = length > 0 ? await reader.read(offset, length) : new Uint8Array(0);
         const ack = await peer.ask(
