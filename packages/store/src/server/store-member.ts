@@ -5,6 +5,8 @@ import {
   type ActorHost,
   type ActorSystem,
   ask,
+  failpointEnabled,
+  failpointsArmed,
   type Logger,
   type Registry,
   type StreamSink,
@@ -189,7 +191,9 @@ export class StoreMember {
     return {
       range: ask(
         async (req: { request: Parameters<StateMachine['range']>[0]; serializable?: boolean }, ctx) => {
-          if (!req.serializable)
+          // The failpoint is a deliberately broken build for chaos tests to catch (stale reads).
+          const skipReadIndex = failpointsArmed && failpointEnabled('store.readWithoutReadIndex');
+          if (!req.serializable && !skipReadIndex)
             await this.node.read({ timeoutMs: Math.min(this.requestTimeoutMs, ctx.remainingMs()) });
           return { header: this.header(), result: this.mvcc.range(req.request) };
         },
@@ -199,7 +203,22 @@ export class StoreMember {
         if (kind === 'leaseGrant' || kind === 'leaseExpire' || kind === 'leaseCheckpoint') {
           throw InvalidRequestError.of('command.kind', `${kind} is not a client write`);
         }
-        const result = await this.propose(req.command, Math.min(this.requestTimeoutMs, ctx.remainingMs()));
+        const timeoutMs = Math.min(this.requestTimeoutMs, ctx.remainingMs());
+        if (
+          failpointsArmed &&
+          kind === 'put' &&
+          this.node.isLeader &&
+          failpointEnabled('store.ackBeforeSync')
+        ) {
+          // A deliberately broken build for chaos tests to catch (lost acknowledged writes): the
+          // put is answered as soon as it is proposed, before any WAL holds it.
+          this.propose(req.command, timeoutMs).catch(() => undefined);
+          return {
+            header: this.header(),
+            result: { kind: 'put' as const, revision: this.mvcc.revision + 1 },
+          };
+        }
+        const result = await this.propose(req.command, timeoutMs);
         return { header: this.header(), result };
       }),
       leaseGrant: ask(async (req: { ttlSeconds: number; id?: number; requestId: string }, ctx) => {
