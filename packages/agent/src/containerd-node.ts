@@ -33,6 +33,7 @@ export type KubeletTuning = Pick<
   | 'relistIntervalMs'
   | 'resyncIntervalMs'
   | 'maxConcurrentSyncs'
+  | 'volumeRefreshIntervalMs'
 >;
 
 export type ContainerdNodeOptions = KubeletTuning & {

@@ -73,18 +73,21 @@ describe.skipIf(!isRoot)('pods on containerd', () => {
         { name: 'cache', emptyDir: {} },
         { name: 'config', configMap: { name: 'settings' } },
         { name: 'data', persistentVolumeClaim: { claimName: 'claim' } },
+        { name: 'mem', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
       ],
       containers: [
         container(
           'c',
           'n=$(cat /cache/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /cache/n; echo "start $n";' +
-            ' echo "config $(cat /etc/config/greeting)"; echo "pv $(cat /data/marker)"; echo "written by pod" > /data/from-pod;' +
+            ' echo "config $(cat /etc/config/greeting)"; echo "mem $(grep " /mem " /proc/mounts | cut -d" " -f3)";' +
+            ' echo "pv $(cat /data/marker)"; echo "written by pod" > /data/from-pod;' +
             ' if [ $n -ge 2 ]; then exec sleep 3600; fi; exit 1',
           {
             volumeMounts: [
               { name: 'cache', mountPath: '/cache' },
               { name: 'config', mountPath: '/etc/config' },
               { name: 'data', mountPath: '/data' },
+              { name: 'mem', mountPath: '/mem' },
             ],
           },
         ),
@@ -211,6 +214,7 @@ describe.skipIf(!isRoot)('pods on containerd', () => {
     expect(current).toContain('start 2');
     expect(current).toContain('config hello-from-configmap');
     expect(current).toContain('pv from-the-pv');
+    expect(current).toContain('mem tmpfs');
     const previous = await collect(t.node.kubelet.logs(ref, 'c', { previous: true }));
     expect(previous).toContain('start 1');
     expect(readFileSync(join(pvDir, 'from-pod'), 'utf8')).toBe('written by pod\n');

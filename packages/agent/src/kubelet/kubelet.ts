@@ -46,6 +46,8 @@ export type KubeletOptions = {
   readonly resyncIntervalMs?: number;
   /** How many pods sync at the same time. */
   readonly maxConcurrentSyncs?: number;
+  /** How often configMap and secret volumes are refreshed from their objects. */
+  readonly volumeRefreshIntervalMs?: number;
   readonly logger: Logger;
   readonly now?: () => number;
 };
@@ -53,6 +55,8 @@ export type KubeletOptions = {
 export const defaultRelistIntervalMs = 1_000;
 export const defaultResyncIntervalMs = 10_000;
 export const defaultMaxConcurrentSyncs = 8;
+/** kubelet refreshes configMap and secret volumes on its periodic sync; this is ours. */
+export const defaultVolumeRefreshIntervalMs = 30_000;
 /** How long `stop` waits for running syncs before it gives up on them. */
 const stopWaitMs = 30_000;
 
@@ -127,6 +131,7 @@ export class Kubelet {
       lookup: options.lookup,
       hostIP: options.hostIP,
       podLogsDir: options.podLogsDir,
+      volumeRefreshMs: options.volumeRefreshIntervalMs ?? defaultVolumeRefreshIntervalMs,
       clusterDns: options.clusterDns ?? defaultClusterDns,
       hostResolvConf: options.hostResolvConf ?? readHostResolvConf(),
       nodeAllocatable: options.nodeAllocatable,

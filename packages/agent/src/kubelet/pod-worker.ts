@@ -50,6 +50,8 @@ export type WorkerContext = {
   readonly lookup: EnvContext['lookup'];
   readonly hostIP: string;
   readonly podLogsDir: string;
+  /** How often configMap and secret volumes are written again from their current objects. */
+  readonly volumeRefreshMs: number;
   readonly clusterDns: ClusterDns;
   readonly hostResolvConf: ResolvConf;
   readonly nodeAllocatable: { readonly cpuMilli: number; readonly memoryBytes: number };
@@ -84,6 +86,8 @@ export class PodWorker {
   private lastReported: string | undefined;
   private status: PodStatus | undefined;
   private hostsContent: string | undefined;
+  private volumes: PodVolumes | undefined;
+  private volumesAtMs = 0;
   private hostsPath: string | undefined;
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
@@ -224,9 +228,9 @@ export class PodWorker {
       ctx.probes.removePod(this.uid);
       await this.report(observed, true, undefined);
       if (!this.terminatedReported) {
-        this.terminatedReported = true;
         this.log.info('pod terminated');
         await ctx.statusSink.podTerminated(this.ref);
+        this.terminatedReported = true;
       }
       return;
     }
@@ -259,7 +263,7 @@ export class PodWorker {
 
     let volumes: PodVolumes;
     try {
-      volumes = await ctx.volumes.setUpPod(pod, this.downward(observed));
+      volumes = await this.podVolumes(observed);
     } catch (err) {
       if (!(err instanceof VolumeError)) throw err;
       this.log.warn({ err: err.message }, 'volumes not ready');
@@ -285,6 +289,20 @@ export class PodWorker {
     this.syncProbes(observed);
     await this.rotateLogs(observed);
     await this.report(observed, false, undefined);
+  }
+
+  /**
+   * The pod's volumes, set up at the first sync and refreshed (configMap and secret
+   * contents) every `volumeRefreshMs`, as kubelet's periodic sync does; not on every
+   * sync, which probes and relists trigger often.
+   */
+  private async podVolumes(observed: ObservedPod): Promise<PodVolumes> {
+    const now = this.ctx.now();
+    if (this.volumes !== undefined && now - this.volumesAtMs < this.ctx.volumeRefreshMs) return this.volumes;
+    const volumes = await this.ctx.volumes.setUpPod(this.pod, this.downward(observed));
+    this.volumes = volumes;
+    this.volumesAtMs = now;
+    return volumes;
   }
 
   private gracePeriod(): number {
@@ -621,9 +639,10 @@ export class PodWorker {
     });
     const json = canonicalJson(status);
     if (json === this.lastReported) return;
+    // Recorded only once the sink took it: a failed report is sent again at the next sync.
+    await ctx.statusSink.podStatus(this.ref, status);
     this.lastReported = json;
     this.status = status;
-    await ctx.statusSink.podStatus(this.ref, status);
   }
 }
 
