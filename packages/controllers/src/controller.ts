@@ -6,7 +6,7 @@
  * https://kubernetes.io/docs/concepts/architecture/controller/
  */
 import { type Logger, metricOnce, type Registry } from '@flotilla/actor';
-import { isConflict, isNotFound } from '@flotilla/api';
+import { isAlreadyExists, isConflict, isNotFound } from '@flotilla/api';
 import { Counter, Histogram } from 'prom-client';
 import { NotLeaderError } from './errors.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue/work-queue.ts';
@@ -141,7 +141,7 @@ export class Controller {
       } catch (err) {
         if (err instanceof NotLeaderError) {
           result = 'not_leader'; // the term ended: the next leader reconciles this key
-        } else if (isConflict(err) || isNotFound(err)) {
+        } else if (isConflict(err) || isNotFound(err) || isAlreadyExists(err)) {
           // The cache was behind the server; the watch brings the newer object shortly.
           result = 'conflict';
           this.log.debug({ key, err: (err as Error).message }, 'stale cache, retrying');

@@ -28,6 +28,7 @@ import { done, type Enqueue, type ReconcileResult, type Reconciler, requeueAfter
 import type { EventRecorder } from '../event-recorder.ts';
 import { namespaceIndex } from '../informer/cache.ts';
 import type { Informer } from '../informer/informer.ts';
+import { sameJson } from '../json.ts';
 import { deploymentsResource, keyFor, keyOf, podsResource, replicaSetsResource } from '../resources.ts';
 import {
   calculateStatus,
@@ -611,8 +612,7 @@ export class DeploymentController implements Reconciler {
     newSet: ReplicaSet | undefined,
   ): Promise<ReconcileResult> {
     const status = calculateStatus(d, all, newSet, this.now());
-    if (JSON.stringify(status) !== JSON.stringify(d.status ?? {}))
-      await this.deployments.updateStatus({ ...d, status });
+    if (!sameJson(status, d.status ?? {})) await this.deployments.updateStatus({ ...d, status });
     return done;
   }
 
@@ -687,7 +687,7 @@ export class DeploymentController implements Reconciler {
                   lastUpdateTime: failure.lastTransitionTime,
                 }),
           });
-    if (JSON.stringify(status) !== JSON.stringify(d.status ?? {})) {
+    if (!sameJson(status, d.status ?? {})) {
       d = await this.deployments.updateStatus({ ...d, status });
     }
     if (isComplete(d, status)) return done;

@@ -5,20 +5,10 @@
  * JSON) and the collision count, written with the alphabet of generated names.
  */
 import type { PodTemplateSpec } from '@flotilla/api';
+import { canonicalJson } from '../json.ts';
 import { podTemplateHashLabel } from './rollout-math.ts';
 
 const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 function fnv1a32(text: string): number {
   let h = 0x811c9dc5;

@@ -30,6 +30,7 @@ import type { EventRecorder } from '../event-recorder.ts';
 import { Expectations } from '../expectations.ts';
 import { namespaceIndex } from '../informer/cache.ts';
 import type { Informer } from '../informer/informer.ts';
+import { sameJson } from '../json.ts';
 import { keyFor, keyOf, podsResource, replicaSetsResource } from '../resources.ts';
 import { podsToDelete } from './pod-ranking.ts';
 
@@ -123,7 +124,7 @@ export class ReplicaSetController implements Reconciler {
       failure = await this.manageReplicas(rs, owned);
     }
     const status = this.statusOf(rs, owned, failure);
-    if (JSON.stringify(status) !== JSON.stringify(rs.status)) {
+    if (!sameJson(status, rs.status)) {
       await this.replicaSets.updateStatus({ ...rs, status });
     }
     const minReady = rs.spec?.minReadySeconds ?? 0;

@@ -39,6 +39,7 @@ import {
   parseLabelSelector,
   planDelete,
   prepareForCreate,
+  prepareForFinalize,
   prepareForStatusUpdate,
   prepareForUpdate,
   type ResourceClient,
@@ -228,6 +229,21 @@ export class MemoryApi implements ApiClient {
     };
     const next = bindPod(info, prev, binding, this.now());
     this.commit('/pods', 'MODIFIED', this.stamp(next), prev);
+  }
+
+  /** PUT namespaces/<name>/finalize: only spec.finalizers is taken from `ns`. */
+  async finalize(ns: Namespace): Promise<Namespace> {
+    const ref = { group: '', version: 'v1', resource: 'namespaces' };
+    this.call('update', ref);
+    const prev = this.find(ref, ns.metadata.name ?? '', undefined) as Namespace;
+    const next = prepareForFinalize(ns, prev);
+    if (readyToRemove(next)) {
+      this.remove(ref, prev);
+      return next;
+    }
+    const stored = this.stamp(next) as Namespace;
+    this.commit('/namespaces', 'MODIFIED', stored, prev);
+    return stored;
   }
 
   logs(): AsyncIterableIterator<LogChunk> & { cancel(): void } {
