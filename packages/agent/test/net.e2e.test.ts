@@ -4,17 +4,19 @@
 import { silentLogger } from '@flotilla/actor';
 import {
   diffSnapshots,
-  isConcurrentAgentSuiteLine,
   NetnsCluster,
   type RootNetworkSnapshot,
   reportRootSkip,
   rootNetworkSnapshot,
   runsAsRoot,
   startHttpEcho,
+  startUnderlay,
   tallyEcho,
+  unrelatedTo,
 } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNet } from '../src/net/command.ts';
+import { linkExists, readSysctl } from '../src/net/links.ts';
 import { listNetns } from '../src/net/netns.ts';
 import { PodRouter } from '../src/net/pod-routes.ts';
 import { listOwnRoutes } from '../src/net/routes.ts';
@@ -67,7 +69,16 @@ describe.runIf(reportRootSkip('net e2e'))('pod network across nodes (host-gatewa
     await cluster?.destroy();
     expect(listNetns().filter((n) => n.startsWith(`${ranges.name}-`))).toEqual([]);
     const after = await rootNetworkSnapshot();
-    expect(diffSnapshots(before, after, isConcurrentAgentSuiteLine)).toEqual({ added: [], removed: [] });
+    expect(
+      diffSnapshots(
+        before,
+        after,
+        unrelatedTo({
+          prefixes: [`${ranges.name}-`, 'flnetu-'],
+          ranges: [ranges.underlayCIDR, ranges.clusterCIDR, ranges.serviceCIDR, '10.204.0.0/24'],
+        }),
+      ),
+    ).toEqual({ added: [], removed: [] });
   });
 
   it('installs a route to every other node’s pods, then changes nothing on a repeat', async () => {
@@ -121,5 +132,36 @@ describe.runIf(reportRootSkip('net e2e'))('pod network across nodes (host-gatewa
     expect(root).toMatch(/blackhole|Invalid argument|No route/);
     const svc = await runNet('ip', ['route', 'get', '10.203.0.10']).catch((err: Error) => err.message);
     expect(svc).toMatch(/blackhole|Invalid argument|No route/);
+  });
+
+  it('puts hosts on an underlay: loopback up, forwarding on, reachable from each other and from the root leg', async () => {
+    const underlay = await startUnderlay({
+      name: 'flnetu',
+      cidr: '10.204.0.0/24',
+      guardedRanges: [],
+      rootAddress: '10.204.0.1',
+      hosts: ['m1', 'm2', 'm3'],
+    });
+    expect(underlay.hostList.map((h) => [h.name, h.netns, h.address])).toEqual([
+      ['m1', 'flnetu-m1', '10.204.0.2'],
+      ['m2', 'flnetu-m2', '10.204.0.3'],
+      ['m3', 'flnetu-m3', '10.204.0.4'],
+    ]);
+    const ping = (netns: string | undefined, address: string) =>
+      runNet('busybox', ['ping', '-c', '1', '-W', '2', address], { netns }).then(
+        () => true,
+        () => false,
+      );
+    for (const host of underlay.hostList) {
+      expect(await readSysctl(host.netns, 'net.ipv4.ip_forward')).toBe('1');
+      expect(await ping(host.netns, '127.0.0.1'), `${host.name} loopback`).toBe(true);
+      for (const other of underlay.hostList) expect(await ping(host.netns, other.address)).toBe(true);
+    }
+    expect(await ping(undefined, '10.204.0.3'), 'root leg').toBe(true);
+    expect(await readSysctl(underlay.switchNetns, 'net.ipv4.ip_forward')).toBe('0');
+    await underlay.destroy();
+    expect(listNetns().filter((n) => n.startsWith('flnetu-'))).toEqual([]);
+    expect(await linkExists({ name: 'flnetu-up' })).toBe(false);
+    expect(await ping(undefined, '10.204.0.3')).toBe(false);
   });
 });

@@ -298,31 +298,41 @@ export class ClusterDns {
     socket.setTimeout(this.settings.tcpIdleTimeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.connections.delete(socket));
+    const max = this.settings.maxTcpQueriesPerConnection;
     let pending = Buffer.alloc(0);
     let inFlight = 0;
     let chain: Promise<void> = Promise.resolve();
-    socket.on('data', (chunk) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+    // Takes complete queries off `pending` while fewer than `max` are being answered; the
+    // socket stays paused while that many are, so a client that does not read its
+    // answers holds at most `max` queries and one read's worth of bytes here.
+    const pump = () => {
+      while (inFlight < max && pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
         const query = Buffer.from(pending.subarray(2, 2 + pending.readUInt16BE(0)));
         pending = pending.subarray(2 + query.length);
         inFlight += 1;
-        if (inFlight >= this.settings.maxTcpQueriesPerConnection) socket.pause();
         const answered = this.answer(query, 'tcp').catch((err) => {
           this.log.warn({ err }, 'query failed');
           return undefined;
         });
+        // Answers go out in query order (RFC 7766 allows any order; in order is simpler).
         chain = chain.then(async () => {
           const response = await answered;
           inFlight -= 1;
-          if (socket.isPaused() && inFlight < this.settings.maxTcpQueriesPerConnection) socket.resume();
-          if (response === undefined || socket.destroyed) return;
-          const frame = Buffer.alloc(response.length + 2);
-          frame.writeUInt16BE(response.length, 0);
-          response.copy(frame, 2);
-          socket.write(frame);
+          if (response !== undefined && !socket.destroyed) {
+            const frame = Buffer.alloc(response.length + 2);
+            frame.writeUInt16BE(response.length, 0);
+            response.copy(frame, 2);
+            socket.write(frame);
+          }
+          pump();
         });
       }
+      if (inFlight >= max) socket.pause();
+      else if (socket.isPaused()) socket.resume();
+    };
+    socket.on('data', (chunk) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      pump();
     });
   }
 }

@@ -466,8 +466,16 @@ class Writer {
   /** Writes a name, pointing at an earlier copy of its longest known suffix (RFC 1035 §4.1.4). */
   name(name: string, compress: boolean): void {
     const labels = nameToLabels(name);
+    // Each suffix's text, built once from the right: `c`, `b.c`, `a.b.c`.
+    const suffixes: string[] = new Array(labels.length);
+    if (compress) {
+      for (let i = labels.length - 1; i >= 0; i--) {
+        const text = labelText(labels[i]!);
+        suffixes[i] = i === labels.length - 1 ? text : `${text}.${suffixes[i + 1]}`;
+      }
+    }
     for (let i = 0; i < labels.length; i++) {
-      const suffix = labels.slice(i).map(labelText).join('.');
+      const suffix = suffixes[i]!;
       const earlier = compress ? this.names.get(suffix) : undefined;
       if (earlier !== undefined) {
         this.u16(0xc000 | earlier);
@@ -494,9 +502,11 @@ function u16In(v: number, what: string): number {
 function writeData(w: Writer, data: RecordData): void {
   switch (data.type) {
     case 'A': {
-      const ip = parseIP(data.address);
-      if (ip?.family !== 'IPv4') throw new DnsEncodeError(`A record address ${data.address}`);
-      w.u32(Number(ip.value));
+      const octets = data.address.split('.');
+      if (octets.length !== 4 || !octets.every((o) => /^(0|[1-9][0-9]{0,2})$/.test(o) && Number(o) < 256)) {
+        throw new DnsEncodeError(`A record address ${data.address}`);
+      }
+      for (const o of octets) w.u8(Number(o));
       return;
     }
     case 'AAAA': {

@@ -1,8 +1,16 @@
 import { type Logger, silentLogger } from '@flotilla/actor';
-import { formatIP, nthAddress, parseCIDR, parseIP } from '@flotilla/api';
+import { cidrSize, formatIP, nthAddress, parseCIDR, parseIP } from '@flotilla/api';
 import { removeIgnoringMissing } from './command.ts';
 import { InvalidNetworkSpecError } from './errors.ts';
-import { addAddress, addBridge, addVethPair, attachToBridge, setLinkUp, setSysctl } from './links.ts';
+import {
+  addAddress,
+  addBridge,
+  addVethPair,
+  attachToBridge,
+  deleteLink,
+  setLinkUp,
+  setSysctl,
+} from './links.ts';
 import { createNetns, deleteNetns, listNetns } from './netns.ts';
 import {
   canonicalCIDR,
@@ -60,6 +68,10 @@ export function switchNetnsName(underlay: string): string {
 
 export function hostNetnsName(underlay: string, host: string): string {
   return `${underlay}-${host}`;
+}
+
+function rootLegName(underlay: string): string {
+  return `${underlay}-up`;
 }
 
 function checkUnderlayName(name: string): void {
@@ -178,20 +190,25 @@ export class Underlay {
   }
 
   private async addRootLeg(address: string): Promise<void> {
-    this.checkAddress(address);
-    const leg = `${this.name}-up`;
+    this.checkInRange(address);
+    const leg = rootLegName(this.name);
     await addVethPair({ name: leg }, { netns: this.switchNetns, name: 'uplink' });
     await attachToBridge({ netns: this.switchNetns, name: 'uplink' }, switchBridge, { hairpin: false });
     await addAddress({ name: leg }, `${address}/${this.prefixLength}`);
     await setLinkUp({ name: leg });
   }
 
-  private checkAddress(address: string): void {
+  private checkInRange(address: string): void {
     const ip = parseIP(address);
     const cidr = parseCIDR(this.cidr)!;
-    if (ip === undefined || ip.family !== 'IPv4' || ip.value <= cidr.network) {
+    const broadcast = cidr.network + cidrSize(cidr) - 1n;
+    if (ip === undefined || ip.family !== 'IPv4' || ip.value <= cidr.network || ip.value >= broadcast) {
       throw new InvalidNetworkSpecError(`${address} is not a host address of ${this.cidr}`);
     }
+  }
+
+  private checkAddress(address: string): void {
+    this.checkInRange(address);
     const taken = [...this.hosts.values()].some((h) => h.address === address);
     if (taken || address === this.options.rootAddress) {
       throw new InvalidNetworkSpecError(`${address} is already used on ${this.name}`);
@@ -219,6 +236,9 @@ export async function destroyUnderlay(
   options: Pick<UnderlayOptions, 'name' | 'cidr' | 'guardedRanges'>,
 ): Promise<void> {
   checkUnderlayName(options.name);
+  // Deleting a namespace frees its interfaces asynchronously (the kernel's netns cleanup
+  // work): the root leg is deleted by hand, so it is gone when this returns.
+  await removeIgnoringMissing(deleteLink({ name: rootLegName(options.name) }));
   const sw = switchNetnsName(options.name);
   const hosts = listNetns().filter((n) => n.startsWith(`${options.name}-`) && n !== sw);
   for (const ns of hosts) await deleteNetns(ns);

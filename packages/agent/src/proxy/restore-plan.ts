@@ -19,6 +19,8 @@ function sameRules(
   a: readonly (readonly string[])[] | undefined,
   b: readonly (readonly string[])[],
 ): boolean {
+  // Unchanged Services keep their rule arrays (rules.ts memoizes them): no need to look inside.
+  if (a === b) return true;
   if (a === undefined || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;

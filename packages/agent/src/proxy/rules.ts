@@ -47,9 +47,22 @@ export const masqueradeMark = '0x4000';
  * of the same name and protocol. Sorted by key, so equal inputs give equal rules.
  */
 export function proxyServicePorts(views: readonly ServiceView[]): readonly ProxyServicePort[] {
+  const out = views.flatMap(portsOfView);
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol.localeCompare(b.protocol)));
+}
+
+/**
+ * Memoized on the view object: the catalog hands out the same view until its Service
+ * changes, so a sync recomputes only the Services that changed (and the rule fragments
+ * below keep their identity, which the restore plan compares first).
+ */
+const portsByView = new WeakMap<ServiceView, readonly ProxyServicePort[]>();
+
+function portsOfView(view: ServiceView): readonly ProxyServicePort[] {
+  const cached = portsByView.get(view);
+  if (cached !== undefined) return cached;
   const out: ProxyServicePort[] = [];
-  for (const view of views) {
-    if (view.address.kind !== 'clusterIP') continue;
+  if (view.address.kind === 'clusterIP') {
     const base = `${view.namespace}/${view.name}`;
     for (const port of view.ports) {
       const seen = new Set<string>();
@@ -76,7 +89,8 @@ export function proxyServicePorts(views: readonly ServiceView[]): readonly Proxy
       });
     }
   }
-  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol.localeCompare(b.protocol)));
+  portsByView.set(view, out);
+  return out;
 }
 
 /** Comments carry names only; anything else is dropped so a rule can never be malformed by one. */
@@ -141,6 +155,114 @@ export const jumpRules: readonly JumpRule[] = [
   },
 ];
 
+/** The rules one Service port contributes: to the entry chains, and its own chains. */
+type PortFragment = {
+  readonly services: readonly Rule[];
+  readonly nodePorts: readonly Rule[];
+  readonly rejects: readonly Rule[];
+  readonly chains: readonly (readonly [string, readonly Rule[]])[];
+};
+
+/** Memoized on the port object (see portsByView): unchanged ports keep their rule arrays. */
+const fragmentsByPort = new WeakMap<ProxyServicePort, PortFragment>();
+
+function fragmentOf(sp: ProxyServicePort): PortFragment {
+  const cached = fragmentsByPort.get(sp);
+  if (cached !== undefined) return cached;
+  const fragment = buildFragment(sp);
+  fragmentsByPort.set(sp, fragment);
+  return fragment;
+}
+
+function buildFragment(sp: ProxyServicePort): PortFragment {
+  const proto = protocolMatch(sp.protocol);
+  if (sp.endpoints.length === 0) {
+    const reject: Rule = [
+      '-d',
+      `${sp.clusterIP}/32`,
+      '-p',
+      proto,
+      ...comment(`${sp.key} has no endpoints`),
+      '-m',
+      proto,
+      '--dport',
+      String(sp.port),
+      '-j',
+      'REJECT',
+    ];
+    return { services: [], nodePorts: [], rejects: [reject], chains: [] };
+  }
+  const svcChain = serviceChainName(sp.key, sp.protocol);
+  const services: Rule[] = [
+    [
+      '-d',
+      `${sp.clusterIP}/32`,
+      '-p',
+      proto,
+      ...comment(`${sp.key} cluster IP`),
+      '-m',
+      proto,
+      '--dport',
+      String(sp.port),
+      '-j',
+      svcChain,
+    ],
+  ];
+  const nodePorts: Rule[] = [];
+  if (sp.nodePort !== undefined) {
+    const match = ['-p', proto, ...comment(sp.key), '-m', proto, '--dport', String(sp.nodePort)];
+    nodePorts.push([...match, '-j', markMasqChain], [...match, '-j', svcChain]);
+  }
+  const chains: (readonly [string, readonly Rule[]])[] = [];
+  const svcRules: Rule[] = [];
+  const n = sp.endpoints.length;
+  const sepChains = sp.endpoints.map((ep) => endpointChainName(sp.key, sp.protocol, `${ep.ip}:${ep.port}`));
+  if (sp.affinity.kind === 'ClientIP') {
+    const seconds = String(sp.affinity.timeoutSeconds);
+    sp.endpoints.forEach((ep, i) => {
+      const sep = sepChains[i]!;
+      svcRules.push([
+        ...comment(`${sp.key} -> ${ep.ip}:${ep.port}`),
+        '-m',
+        'recent',
+        '--name',
+        sep,
+        '--rcheck',
+        '--seconds',
+        seconds,
+        '--reap',
+        '-j',
+        sep,
+      ]);
+    });
+  }
+  sp.endpoints.forEach((ep, i) => {
+    const sep = sepChains[i]!;
+    const pick =
+      i < n - 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', endpointProbability(i, n)] : [];
+    svcRules.push([...comment(`${sp.key} -> ${ep.ip}:${ep.port}`), ...pick, '-j', sep]);
+    const affinity = sp.affinity.kind === 'ClientIP' ? ['-m', 'recent', '--name', sep, '--set'] : [];
+    chains.push([
+      sep,
+      [
+        ['-s', `${ep.ip}/32`, ...comment(sp.key), '-j', markMasqChain],
+        [
+          '-p',
+          proto,
+          ...comment(sp.key),
+          ...affinity,
+          '-j',
+          'DNAT',
+          '--to-destination',
+          `${ep.ip}:${ep.port}`,
+        ],
+      ],
+    ]);
+  });
+  chains.push([svcChain, svcRules]);
+  return { services, nodePorts, rejects: [], chains };
+}
+
 /**
  * The whole rule set for the given ports (kube-proxy's iptables mode, in chains of ours):
  *
@@ -156,89 +278,17 @@ export const jumpRules: readonly JumpRule[] = [
  *   clients fail at once instead of timing out.
  */
 export function proxyRules(ports: readonly ProxyServicePort[]): ProxyRules {
-  const nat = new Map<string, Rule[]>();
-  const filter = new Map<string, Rule[]>();
+  const nat = new Map<string, readonly Rule[]>();
+  const filter = new Map<string, readonly Rule[]>();
   const services: Rule[] = [];
   const nodePorts: Rule[] = [];
   const rejects: Rule[] = [];
   for (const sp of ports) {
-    const proto = protocolMatch(sp.protocol);
-    if (sp.endpoints.length === 0) {
-      rejects.push([
-        '-d',
-        `${sp.clusterIP}/32`,
-        '-p',
-        proto,
-        ...comment(`${sp.key} has no endpoints`),
-        '-m',
-        proto,
-        '--dport',
-        String(sp.port),
-        '-j',
-        'REJECT',
-      ]);
-      continue;
-    }
-    const svcChain = serviceChainName(sp.key, sp.protocol);
-    services.push([
-      '-d',
-      `${sp.clusterIP}/32`,
-      '-p',
-      proto,
-      ...comment(`${sp.key} cluster IP`),
-      '-m',
-      proto,
-      '--dport',
-      String(sp.port),
-      '-j',
-      svcChain,
-    ]);
-    if (sp.nodePort !== undefined) {
-      const match = ['-p', proto, ...comment(sp.key), '-m', proto, '--dport', String(sp.nodePort)];
-      nodePorts.push([...match, '-j', markMasqChain], [...match, '-j', svcChain]);
-    }
-    const svcRules: Rule[] = [];
-    const n = sp.endpoints.length;
-    const sepChains = sp.endpoints.map((ep) => endpointChainName(sp.key, sp.protocol, `${ep.ip}:${ep.port}`));
-    if (sp.affinity.kind === 'ClientIP') {
-      sp.endpoints.forEach((ep, i) => {
-        const sep = sepChains[i]!;
-        svcRules.push([
-          ...comment(`${sp.key} -> ${ep.ip}:${ep.port}`),
-          '-m',
-          'recent',
-          '--name',
-          sep,
-          '--rcheck',
-          '--seconds',
-          String(sp.affinity.kind === 'ClientIP' ? sp.affinity.timeoutSeconds : 0),
-          '--reap',
-          '-j',
-          sep,
-        ]);
-      });
-    }
-    sp.endpoints.forEach((ep, i) => {
-      const sep = sepChains[i]!;
-      const pick =
-        i < n - 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', endpointProbability(i, n)] : [];
-      svcRules.push([...comment(`${sp.key} -> ${ep.ip}:${ep.port}`), ...pick, '-j', sep]);
-      const affinity = sp.affinity.kind === 'ClientIP' ? ['-m', 'recent', '--name', sep, '--set'] : [];
-      nat.set(sep, [
-        ['-s', `${ep.ip}/32`, ...comment(sp.key), '-j', markMasqChain],
-        [
-          '-p',
-          proto,
-          ...comment(sp.key),
-          ...affinity,
-          '-j',
-          'DNAT',
-          '--to-destination',
-          `${ep.ip}:${ep.port}`,
-        ],
-      ]);
-    });
-    nat.set(svcChain, svcRules);
+    const f = fragmentOf(sp);
+    services.push(...f.services);
+    nodePorts.push(...f.nodePorts);
+    rejects.push(...f.rejects);
+    for (const [chain, rules] of f.chains) nat.set(chain, rules);
   }
   services.push([
     ...comment('flotilla service nodeports - must be last'),

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { runNet } from '@flotilla/agent/net';
+import { cidrContains, parseCIDR, parseIP } from '@flotilla/api';
 
 /**
  * What the machine's root network namespace looks like: its routes (every table), policy
@@ -52,7 +53,7 @@ export type SnapshotDiff = { readonly added: readonly string[]; readonly removed
 /**
  * The lines that differ between two snapshots, each prefixed with its part. `ignore`
  * names lines that belong to something else running on the machine at the same time
- * (another suite's agent in the root namespace), which a test must not fail on.
+ * (see `unrelatedTo`), which a test must not fail on.
  */
 export function diffSnapshots(
   before: RootNetworkSnapshot,
@@ -70,11 +71,25 @@ export function diffSnapshots(
   return { added, removed };
 }
 
+/** What a test owns on the machine: namespace and interface name prefixes, address ranges. */
+export type SnapshotScope = { readonly prefixes: readonly string[]; readonly ranges: readonly string[] };
+
 /**
- * What the agent suites create in the root namespace while they run (their CNI bridge
- * `flo<hash>`, its veths, its blackhole route at metric 4242, their containerd's
- * iptables-free setup): other engineers run them on this machine concurrently.
+ * Whether a snapshot line has nothing to do with `scope`: it names none of its prefixes,
+ * none of the project's chains (FLOTILLA-) or route protocol (241), and no address inside
+ * its ranges. The machine is shared — other suites create namespaces, bridges and routes
+ * while a test runs — so a before/after comparison looks only at lines a test could have
+ * caused; any such line left behind, or removed, fails it.
  */
-export function isConcurrentAgentSuiteLine(line: string): boolean {
-  return /\bflo[0-9a-f]{10}\b|\bveth[0-9a-f]{8}\b|\bmetric 4242\b/.test(line);
+export function unrelatedTo(scope: SnapshotScope): (line: string) => boolean {
+  const cidrs = scope.ranges.map((r) => parseCIDR(r)).filter((c) => c !== undefined);
+  return (line) => {
+    if (/FLOTILLA-|\bproto 241\b/.test(line)) return false;
+    if (scope.prefixes.some((p) => line.includes(p))) return false;
+    for (const m of line.matchAll(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g)) {
+      const ip = parseIP(m[0]);
+      if (ip !== undefined && cidrs.some((c) => cidrContains(c, ip))) return false;
+    }
+    return true;
+  };
 }
