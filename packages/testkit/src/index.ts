@@ -8,6 +8,10 @@ export type {
 export { ControlPlane } from './control-plane/control-plane.ts';
 export { kubeconfigYaml } from './control-plane/kubeconfig.ts';
 export { TcpBalancer } from './control-plane/tcp-balancer.ts';
+export { FakeNodeProcess } from './fake-nodes/fake-node-process.ts';
+export { FakeNodes } from './fake-nodes/fake-nodes.ts';
+export type { FakeNodesConfig, FakeNodesProtocol, FakeNodesSummary } from './fake-nodes/protocol.ts';
+export { defaultFakeNodesConfig, fakeNodeName, fakeNodesActorName } from './fake-nodes/protocol.ts';
 export * from './linearizability/index.ts';
 export type { NatsCluster, NatsServer, StartNatsOptions } from './nats.ts';
 export { natsServerBinary, startNats } from './nats.ts';
