@@ -56,8 +56,9 @@ describe.runIf(reportRootSkip('proxy e2e'))('service proxy (iptables, nf_tables 
     const previous = new Map([...proxies].map(([n, p]) => [n, p.lastSync]));
     for (const source of sources.values()) for (const o of objects) source.upsert(o);
     const results = new Map<string, ProxySyncResult>();
-    // The proxies sync on their own (minSyncIntervalMs after the event); wait, bounded.
-    for (let i = 0; i < 200 && results.size < proxies.size; i++) {
+    // The proxies sync on their own (minSyncIntervalMs after the event); wait, bounded
+    // generously (process starts are slow on a loaded machine).
+    for (let i = 0; i < 800 && results.size < proxies.size; i++) {
       for (const [name, proxy] of proxies) {
         if (proxy.lastSync !== previous.get(name) && proxy.lastSync !== undefined)
           results.set(name, proxy.lastSync);

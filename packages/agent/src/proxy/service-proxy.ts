@@ -84,6 +84,8 @@ export class ServiceProxy {
   private dirty = false;
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Wakes an idle proxy for its periodic full sync. */
+  private resyncTimer: NodeJS.Timeout | undefined;
   private running: Promise<ProxySyncResult> | undefined;
   private stopped = false;
   private lastResult: ProxySyncResult | undefined;
@@ -151,7 +153,8 @@ export class ServiceProxy {
   /** Stops syncing; the rules stay. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    clearTimeout(this.timer);
+    clearTimeout(this.resyncTimer);
     this.timer = undefined;
     await this.running?.catch(() => {});
   }
@@ -218,7 +221,15 @@ export class ServiceProxy {
       await restoreChains(netns, plan.script);
       if (full) await ensureJumps(netns, jumpRules);
       this.applied = desired;
-      if (full) this.lastFullSyncAt = started;
+      if (full) {
+        this.lastFullSyncAt = started;
+        clearTimeout(this.resyncTimer);
+        this.resyncTimer = setTimeout(() => {
+          this.dirty = true;
+          this.schedule();
+        }, this.fullSyncIntervalMs);
+        this.resyncTimer.unref();
+      }
       this.failures = 0;
       const result: ProxySyncResult = {
         full,
