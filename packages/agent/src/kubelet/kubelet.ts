@@ -8,7 +8,7 @@ import type { ContainerSummary, ExecResult, Runtime, SandboxSummary } from '../r
 import { type LogOptions, readContainerLog, removeLog } from './container-logs.ts';
 import { ImageManager } from './image-manager.ts';
 import { gracePeriodAnnotation, nodeLabel, podNameLabel, podNamespaceLabel, podUidLabel } from './labels.ts';
-import { latestByName, previousInstance, RuntimeObserver } from './observed.ts';
+import { latestByName, RuntimeObserver } from './observed.ts';
 import { NoPodCgroups, type PodCgroups } from './pod-cgroups.ts';
 import type { ObjectLookup, PodEvent, PodSource, StatusSink } from './pod-source.ts';
 import { minimumGracePeriodSeconds, PodWorker, type WorkerContext } from './pod-worker.ts';
@@ -196,8 +196,10 @@ export class Kubelet {
   }
 
   /**
-   * A container's log as `kubectl logs` reads it: the current instance, or with
-   * `previous` the one before it (kept until the next restart).
+   * A container's log as `kubectl logs` reads it. Which instance follows kubelet's
+   * validateContainerLogStatus: the running one, else the last one that terminated;
+   * with `previous`, the one the status shows as lastState (for a container waiting in
+   * CrashLoopBackOff that is the run that just crashed).
    */
   async *logs(
     pod: { readonly namespace: string; readonly name: string },
@@ -206,21 +208,33 @@ export class Kubelet {
     signal?: AbortSignal,
   ): AsyncGenerator<Buffer> {
     const worker = this.find(pod);
-    const observed = await this.ctx.observer.observePod(worker.uid);
-    const kind = (worker.currentPod.spec?.initContainers ?? []).some((c) => c.name === containerName)
-      ? 'init'
-      : 'regular';
-    const c =
-      options.previous === true
-        ? previousInstance(observed.containers, kind, containerName)
-        : latestByName(observed.containers, kind).get(containerName);
-    if (c === undefined) {
-      throw new PodNotFoundError(
-        options.previous === true
-          ? `previous terminated container "${containerName}" in pod "${pod.name}" not found`
-          : `container "${containerName}" in pod "${pod.name}" is waiting to start`,
-      );
+    const status = worker.lastStatus;
+    const cs = [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? [])].find(
+      (c) => c.name === containerName,
+    );
+    let containerID: string | undefined;
+    if (options.previous === true) {
+      containerID = cs?.lastState?.terminated?.containerID;
+      if (!containerID) {
+        throw new PodNotFoundError(
+          `previous terminated container "${containerName}" in pod "${pod.name}" not found`,
+        );
+      }
+    } else {
+      containerID =
+        cs?.state?.running !== undefined
+          ? cs.containerID
+          : cs?.state?.terminated?.containerID || cs?.lastState?.terminated?.containerID;
+      if (!containerID) {
+        throw new PodNotFoundError(
+          `container "${containerName}" in pod "${pod.name}" is waiting to start: ${cs?.state?.waiting?.reason ?? 'ContainerCreating'}`,
+        );
+      }
     }
+    const id = containerID.slice(containerID.indexOf('://') + 3);
+    const observed = await this.ctx.observer.observePod(worker.uid);
+    const c = observed.containers.find((x) => x.id === id);
+    if (c === undefined) throw new PodNotFoundError(`container ${id} of pod "${pod.name}" is gone`);
     const runtime = this.options.runtime;
     const stillRunning = async () => {
       try {
