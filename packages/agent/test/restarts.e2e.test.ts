@@ -165,7 +165,7 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
       'liveness',
       'restarted',
       (s) => containerOf(s, 'c')?.restartCount === 1 && running('c')(s),
-      20_000,
+      30_000,
     );
     expect(containerOf(after, 'c')?.containerID).not.toBe(containerOf(before, 'c')?.containerID);
     expect(containerOf(after, 'c')?.lastState?.terminated?.exitCode).toBe(137);
@@ -178,7 +178,7 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
     const before = await t.api.waitFor('readiness', 'ready', ready);
     const id = containerOf(before, 'c')?.containerID;
     await exec(t, 'readiness', 'rm /tmp/ready');
-    const notReady = await t.api.waitFor('readiness', 'not ready', (s) => !ready(s), 15_000);
+    const notReady = await t.api.waitFor('readiness', 'not ready', (s) => !ready(s), 30_000);
     expect(containerOf(notReady, 'c')).toMatchObject({ ready: false, restartCount: 0, containerID: id });
     expect(notReady.conditions?.find((c) => c.type === 'ContainersReady')).toMatchObject({
       status: 'False',
@@ -187,7 +187,7 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
     });
     expect(running('c')(notReady)).toBe(true);
     await exec(t, 'readiness', 'touch /tmp/ready');
-    const again = await t.api.waitFor('readiness', 'ready again', ready, 15_000);
+    const again = await t.api.waitFor('readiness', 'ready again', ready, 30_000);
     expect(containerOf(again, 'c')).toMatchObject({ ready: true, restartCount: 0, containerID: id });
   });
 
@@ -197,7 +197,7 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
     const waiting = t.api.status('startup')!;
     expect(containerOf(waiting, 'c')).toMatchObject({ started: false, ready: false, restartCount: 0 });
     await exec(t, 'startup', 'touch /tmp/started');
-    const started = await t.api.waitFor('startup', 'started and ready', ready, 15_000);
+    const started = await t.api.waitFor('startup', 'started and ready', ready, 30_000);
     expect(containerOf(started, 'c')).toMatchObject({ started: true, ready: true, restartCount: 0 });
   });
 
@@ -213,7 +213,7 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
       'missing-image',
       'ImagePullBackOff',
       (s) => containerOf(s, 'c')?.state?.waiting?.reason === 'ImagePullBackOff',
-      20_000,
+      30_000,
     );
     expect(containerOf(backoff, 'c')?.state?.waiting?.message).toBe(
       'Back-off pulling image "localhost/no-such-image:1"',
@@ -233,7 +233,7 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
       'bad-command',
       'in CrashLoopBackOff',
       (st) => containerOf(st, 'c')?.state?.waiting?.reason === 'CrashLoopBackOff',
-      20_000,
+      30_000,
     );
     const c = containerOf(s, 'c')!;
     expect(c.lastState?.terminated).toMatchObject({ exitCode: 128, reason: 'StartError' });
