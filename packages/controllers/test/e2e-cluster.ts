@@ -4,6 +4,7 @@
  * scheduler replicas as processes (test/fixtures/*-main.ts).
  */
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@flotilla/actor';
 import type { ApiClient, Lease, Pod, WatchEvent } from '@flotilla/api';
 import {
   ControlPlane,
@@ -14,6 +15,9 @@ import {
 } from '@flotilla/testkit';
 import type { ControllerManagerOptions, SchedulerServerOptions } from '../src/index.ts';
 import { leasesResource, podsResource } from '../src/index.ts';
+
+/** Where the suites report what they measured (stderr, one JSON line each). */
+export const report = createLogger({ level: 'info', base: { component: 'e2e' } });
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 

@@ -78,6 +78,8 @@ export class FakeNodes {
   private readonly now: () => number;
   private readonly byName = new Map<string, FakeNode>();
   private readonly slots: WriteSlots;
+  /** The latest version of every bound pod seen, by uid: a node coming back syncs its own. */
+  private readonly seen = new Map<string, Pod>();
   /** Pods handled (started or being started), by uid. */
   private readonly handled = new Map<string, { node: string; running: boolean; timer?: NodeJS.Timeout }>();
   private leaseRenewals = 0;
@@ -140,6 +142,8 @@ export class FakeNodes {
       if (alive) {
         n.nextRenewMs = this.now();
         void this.slots.run(() => this.postReady(n)).catch((err: unknown) => this.failed(err, 'node status'));
+        // Like a kubelet restarting: catch up with what happened to its pods meanwhile.
+        for (const pod of this.seen.values()) if (pod.spec?.nodeName === name) this.onPod(pod);
       }
     }
   }
@@ -353,7 +357,9 @@ export class FakeNodes {
   private onPod(pod: Pod): void {
     const node = this.byName.get(pod.spec?.nodeName ?? '');
     const uid = pod.metadata.uid ?? '';
-    if (node === undefined || !node.alive) return;
+    if (node === undefined) return;
+    this.seen.set(uid, pod);
+    if (!node.alive) return;
     if (pod.metadata.deletionTimestamp !== undefined) {
       // The kubelet stops the containers and removes the pod (at once: nothing runs).
       const h = this.handled.get(uid);
@@ -388,6 +394,7 @@ export class FakeNodes {
   }
 
   private onPodGone(pod: Pod): void {
+    this.seen.delete(pod.metadata.uid ?? '');
     const h = this.handled.get(pod.metadata.uid ?? '');
     if (h?.timer !== undefined) clearTimeout(h.timer);
     this.handled.delete(pod.metadata.uid ?? '');
