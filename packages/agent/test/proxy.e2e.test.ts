@@ -253,14 +253,13 @@ describe.runIf(reportRootSkip('proxy e2e'))('service proxy (iptables, nf_tables 
         [{ name: 'http', port: 8080 }],
       ),
     );
-    const started = performance.now();
     const failure = await cluster
       .pod('client')
       .exec('busybox', ['timeout', '10', 'busybox', 'wget', '-q', '-O-', `http://${clusterIP}/cgi-bin/who`])
       .then(() => 'answered')
       .catch((err: Error) => err.message);
+    // REJECT answers at once; without it the connection would hang until `timeout` kills wget.
     expect(failure).toMatch(/refused/i);
-    expect(performance.now() - started).toBeLessThan(5_000);
     await publish(webSlice(['web-a', 'web-b1', 'web-b2']));
     expect(
       tallyEcho(await cluster.pod('client').fetchMany(`http://${clusterIP}/cgi-bin/who`, 3)).failures,
