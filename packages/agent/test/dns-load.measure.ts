@@ -7,7 +7,9 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { silentLogger } from '@flotilla/actor';
 import { queryMessage } from '../src/dns/client.ts';
+import { ClusterDns } from '../src/dns/dns-server.ts';
 import { RRType } from '../src/dns/wire.ts';
 import { service, slice } from './net-fixtures.ts';
 
@@ -145,3 +147,20 @@ await udpPhase(1);
 process.stdout.write(`${await udpPhase(seconds)}\n`);
 process.stdout.write(`${await tcpPhase()}\n`);
 server.kill('SIGTERM');
+
+/** The server's own work per query: `answer()` called in this process, no sockets. */
+async function inProcessPhase(): Promise<string> {
+  const dns = await ClusterDns.start({ listen: { address: '127.0.0.1', port: 0 }, logger: silentLogger() });
+  for (const object of objects) dns.handle({ kind: 'added', object });
+  const queries = Array.from({ length: 1000 }, (_, i) => queryMessage(question(i), i));
+  let answered = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000 && answered < maxQueries) {
+    for (const q of queries) await dns.answer(q, 'udp');
+    answered += queries.length;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  await dns.stop();
+  return `in-process answer(): ${Math.round(answered / elapsed)} answers/s (${((elapsed * 1e6) / answered).toFixed(1)} µs each)`;
+}
+process.stdout.write(`${await inProcessPhase()}\n`);
