@@ -18,6 +18,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNet } from '../src/net/command.ts';
 import { linkExists } from '../src/net/links.ts';
+import { createNetns, deleteNetns } from '../src/net/netns.ts';
 import { PodRouter } from '../src/net/pod-routes.ts';
 import { listOwnRoutes } from '../src/net/routes.ts';
 import { InMemoryServiceSource } from '../src/net/service-catalog.ts';
@@ -264,5 +265,42 @@ describe.runIf(reportRootSkip('proxy e2e'))('service proxy (iptables, nf_tables 
     expect(
       tallyEcho(await cluster.pod('client').fetchMany(`http://${clusterIP}/cgi-bin/who`, 3)).failures,
     ).toBe(0);
+  });
+
+  it('retries a failed sync and then rewrites everything, when its namespace comes back', async () => {
+    const netns = `${ranges.name}-retry`;
+    await createNetns(netns);
+    const proxy = await ServiceProxy.start({
+      nodeName: 'retry',
+      netns,
+      serviceCIDR: ranges.serviceCIDR,
+      logger: silentLogger(),
+      minSyncIntervalMs: 10,
+      maxSyncRetryDelayMs: 200,
+    });
+    try {
+      proxy.handle({ kind: 'added', object: webService() });
+      proxy.handle({ kind: 'added', object: webSlice(['web-a']) });
+      proxy.handle({ kind: 'synced' });
+      const first = await proxy.flush();
+      // The namespace goes away under the proxy: every command fails until it is back.
+      await deleteNetns(netns);
+      proxy.handle({ kind: 'updated', object: webSlice(['web-a', 'web-b1']) });
+      await expect(proxy.flush()).rejects.toThrow(/netns|namespace/i);
+      await createNetns(netns);
+      // The background retry (backoff at most 200 ms) finds an empty table and writes it all.
+      for (let i = 0; i < 400 && (proxy.lastSync === first || proxy.lastSync?.full !== true); i++)
+        await sleep(25);
+      expect(proxy.lastSync).not.toBe(first);
+      expect(proxy.lastSync?.full).toBe(true);
+      const saved = await runNet('iptables-save', ['-t', 'nat'], { netns });
+      expect(saved).toContain(`--to-destination ${cluster.pod('web-b1').ip}:8080`);
+      expect(saved).toContain(
+        '-A PREROUTING -m comment --comment "flotilla service portals" -j FLOTILLA-SERVICES',
+      );
+    } finally {
+      await proxy.stop();
+      await deleteNetns(netns);
+    }
   });
 });
