@@ -4,7 +4,7 @@
 // resolv.conf is the one pods get. Needs root.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { silentLogger, sleep } from '@flotilla/actor';
+import { FlotillaError, silentLogger, sleep } from '@flotilla/actor';
 import type { EndpointSlice, Service } from '@flotilla/api';
 import {
   diffSnapshots,
@@ -37,6 +37,12 @@ const webIP = '10.223.0.20';
 /** How long a replica may take to start and take in the Services. */
 const replicaStartTimeoutMs = 30_000;
 
+class ReplicaError extends FlotillaError {
+  constructor(message: string) {
+    super('DnsReplica', message);
+  }
+}
+
 /** A DNS replica process inside a pod namespace, fed Service events on its stdin. */
 async function startReplica(
   pod: NetnsPod,
@@ -56,12 +62,12 @@ async function startReplica(
   child.stdin!.write(`${JSON.stringify({ kind: 'synced' })}\n`);
   const synced = new Promise<void>((resolve, reject) => {
     lines.on('line', (l) => l === 'synced' && resolve());
-    child.once('exit', (code) => reject(new Error(`replica in ${pod.name} exited with ${code}`)));
+    child.once('exit', (code) => reject(new ReplicaError(`replica in ${pod.name} exited with ${code}`)));
   });
   await Promise.race([
     synced,
     sleep(replicaStartTimeoutMs).then(() => {
-      throw new Error(`replica in ${pod.name} not synced within ${replicaStartTimeoutMs} ms`);
+      throw new ReplicaError(`replica in ${pod.name} not synced within ${replicaStartTimeoutMs} ms`);
     }),
   ]);
   return child;

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep } from '@flotilla/actor';
+import { FlotillaError, sleep } from '@flotilla/actor';
 import { ManagedProcess } from '../process.ts';
 import { tempDir } from '../tmp.ts';
 import type { NetnsPod } from './netns-cluster.ts';
@@ -8,6 +8,12 @@ import type { NetnsPod } from './netns-cluster.ts';
 /** How long an echo server may take to answer its first request. */
 const echoStartTimeoutMs = 10_000;
 const echoStartPollMs = 50;
+
+export class EchoServerError extends FlotillaError {
+  constructor(message: string) {
+    super('EchoServer', message);
+  }
+}
 
 /**
  * busybox httpd in the pod, answering `GET /cgi-bin/who` with one line: the pod's name
@@ -45,7 +51,7 @@ export async function startHttpEcho(pod: NetnsPod, port = 80): Promise<ManagedPr
     if (line?.startsWith(`${pod.name} `)) return server;
     if (!server.running || Date.now() > deadline) {
       await server.kill();
-      throw new Error(`httpd in ${pod.name} did not answer within ${echoStartTimeoutMs} ms`);
+      throw new EchoServerError(`httpd in ${pod.name} did not answer within ${echoStartTimeoutMs} ms`);
     }
     await sleep(echoStartPollMs);
   }

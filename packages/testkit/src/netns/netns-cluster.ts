@@ -9,6 +9,7 @@ import {
   canonicalCIDR,
   createNetns,
   destroyUnderlay,
+  InvalidNetworkSpecError,
   installRoute,
   netnsEtcDir,
   runNet,
@@ -84,7 +85,7 @@ export class NetnsCluster {
 
   node(name: string): NetnsNode {
     const node = this.nodes.get(name);
-    if (node === undefined) throw new Error(`no node ${name}`);
+    if (node === undefined) throw new InvalidNetworkSpecError(`no node ${name} in ${this.options.name}`);
     return node;
   }
 
@@ -94,7 +95,7 @@ export class NetnsCluster {
 
   pod(name: string): NetnsPod {
     const pod = this.pods.get(name);
-    if (pod === undefined) throw new Error(`no pod ${name}`);
+    if (pod === undefined) throw new InvalidNetworkSpecError(`no pod ${name} in ${this.options.name}`);
     return pod;
   }
 
