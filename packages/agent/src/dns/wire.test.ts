@@ -198,7 +198,7 @@ describe('DNS wire format', () => {
           expect(decodeMessage(encodeMessage(msg))).toEqual(msg);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 200 },
     );
   });
 
