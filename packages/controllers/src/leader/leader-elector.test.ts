@@ -95,7 +95,7 @@ describe('LeaderElector', () => {
     expect(all.reduce((n, c) => n + c.timeline.started.length, 0)).toBe(1);
   });
 
-  it('hands over within a retry period of a graceful release', async () => {
+  it('hands over at once on a graceful release (the lease watch sees it)', async () => {
     const api = new MemoryApi();
     const a = candidate(api, 'a');
     await waitFor('a leads', () => a.e.isLeader);

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type Logger, metricOnce, type Registry, sleep } from '@flotilla/actor';
+import { type Logger, metricOnce, type Registry } from '@flotilla/actor';
 import {
   type ApiClient,
   isAlreadyExists,
@@ -105,7 +105,9 @@ export class LeaderElector {
   private term: AbortController | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private ending: Promise<void> | undefined;
-  private readonly loopAbort = new AbortController();
+  private wake: (() => void) | undefined;
+  private leaseWatch: { cancel(): void } | undefined;
+  private watching: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
   private lastLeader = '';
@@ -166,6 +168,7 @@ export class LeaderElector {
     if (this.loop !== undefined) return;
     this.callbacks = callbacks;
     this.loop = this.campaign();
+    this.watching = this.watchLease();
   }
 
   /**
@@ -175,8 +178,10 @@ export class LeaderElector {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.loopAbort.abort();
+    this.wake?.();
+    this.leaseWatch?.cancel();
     await this.loop;
+    await this.watching;
     const wasLeading = this.leading;
     await this.endTerm('stopping');
     if (wasLeading) await this.release();
@@ -194,14 +199,70 @@ export class LeaderElector {
       } else if (this.leading && this.now() >= this.leaderUntilMs) {
         await this.endTerm('renew deadline passed');
       }
-      const waitMs = this.leading
-        ? this.retryPeriodMs
-        : this.retryPeriodMs * (1 + candidateJitter * Math.random());
+      await this.pause(this.nextAttemptInMs());
+    }
+  }
+
+  /**
+   * The holder renews every retry period. A candidate polls every retry period (jittered,
+   * so candidates do not poll in step), but no later than the moment the observed lease
+   * expires: a dead holder is replaced one round trip after its lease runs out.
+   */
+  private nextAttemptInMs(): number {
+    if (this.leading) return this.retryPeriodMs;
+    const jittered = this.retryPeriodMs * (1 + candidateJitter * Math.random());
+    const lease = this.observed;
+    const holder = lease?.spec?.holderIdentity ?? '';
+    if (lease === undefined || holder === '') return jittered;
+    const expiresInMs = this.observedAtMs + this.durationOf(lease) - this.now();
+    return Math.max(0, Math.min(jittered, expiresInMs + 1));
+  }
+
+  /** Sleeps `ms`, or until woken (the lease watch saw a release) or stopped. */
+  private async pause(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      timer = setTimeout(resolve, ms);
+      if (this.stopped) resolve();
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+  }
+
+  /**
+   * Watches the lease while the elector runs: a candidate sees a release (or any
+   * renewal) when it happens instead of at its next poll, so a graceful handover takes
+   * one round trip. Polling still decides; a failing watch only costs that speed.
+   */
+  private async watchLease(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      const watch = this.leases.watch({
+        namespace: this.options.namespace,
+        fieldSelector: `metadata.name=${this.options.name}`,
+      });
+      this.leaseWatch = watch;
       try {
-        await sleep(waitMs, this.loopAbort.signal);
-      } catch {
-        break;
+        for await (const e of watch) {
+          if (this.stopped) break;
+          failures = 0;
+          if (e.type !== 'ADDED' && e.type !== 'MODIFIED') continue;
+          // A renewal's answer can overtake the watch event of the one before it.
+          const seen = Number(this.observed?.metadata.resourceVersion ?? '0');
+          if (Number(e.object.metadata.resourceVersion ?? '0') <= seen) continue;
+          this.observe(e.object as Lease);
+          if (!this.leading && (e.object.spec?.holderIdentity ?? '') === '') this.wake?.();
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        failures++;
+        this.log.debug({ err, failures }, 'lease watch failed');
+      } finally {
+        watch.cancel();
       }
+      if (!this.stopped)
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
     }
   }
 
@@ -268,9 +329,12 @@ export class LeaderElector {
     return lease;
   }
 
+  private durationOf(lease: Lease): number {
+    return (lease.spec?.leaseDurationSeconds ?? this.leaseDurationMs / 1000) * 1000;
+  }
+
   private expired(lease: Lease): boolean {
-    const durationMs = (lease.spec?.leaseDurationSeconds ?? this.leaseDurationMs / 1000) * 1000;
-    return this.observedAtMs + durationMs <= this.now();
+    return this.observedAtMs + this.durationOf(lease) <= this.now();
   }
 
   private fresh(): Lease {

@@ -192,7 +192,7 @@ describe('scheduler filters', () => {
     const placed = on(pod('web-1', { labels: { app: 'web' }, spec: { affinity: spread } }), 'a1');
     const cache = cluster(zones, [placed]);
     expect(verdicts(cache, pod('web-2', { labels: { app: 'web' }, spec: { affinity: spread } }))).toEqual({
-      a1: reasons.existingAntiAffinity,
+      a1: reasons.podAntiAffinity,
       a2: '',
       b1: '',
       bare: '',

@@ -103,15 +103,7 @@ export function filter(state: CycleState, node: NodeInfo): readonly string[] {
   // NodeResourcesFit: every resource short is reported.
   const short = resourcesShort(state.info, node);
   if (short.length > 0) return short;
-  // InterPodAffinity
-  for (const [key, values] of state.forbidden) {
-    const v = node.labels[key];
-    if (v !== undefined && values.has(v)) return [reasons.existingAntiAffinity];
-  }
-  for (const counts of state.antiAffinity) {
-    const v = node.labels[counts.term.topologyKey];
-    if (v !== undefined && (counts.byValue.get(v) ?? 0) > 0) return [reasons.podAntiAffinity];
-  }
+  // InterPodAffinity: the pod's affinity, its anti-affinity, then existing pods' anti-affinity.
   if (state.affinity.length > 0) {
     let everyTermMet = true;
     for (const counts of state.affinity) {
@@ -120,6 +112,14 @@ export function filter(state: CycleState, node: NodeInfo): readonly string[] {
       if ((counts.byValue.get(v) ?? 0) === 0) everyTermMet = false;
     }
     if (!everyTermMet && !state.firstOfGroup) return [reasons.podAffinity];
+  }
+  for (const counts of state.antiAffinity) {
+    const v = node.labels[counts.term.topologyKey];
+    if (v !== undefined && (counts.byValue.get(v) ?? 0) > 0) return [reasons.podAntiAffinity];
+  }
+  for (const [key, values] of state.forbidden) {
+    const v = node.labels[key];
+    if (v !== undefined && values.has(v)) return [reasons.existingAntiAffinity];
   }
   return [];
 }
