@@ -37,6 +37,7 @@ describe.skipIf(!isRoot)('pods on containerd', () => {
             ports: [{ name: 'http', containerPort: 8080 }],
             env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
             readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1 },
+            livenessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
           },
         ),
       ],

@@ -108,6 +108,15 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
     api.create('healthy', {
       containers: [container('c', 'mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 80 -h /w')],
     });
+    // dd fills a 64 MiB buffer from /dev/zero: over the 16 MiB limit the memory cgroup enforces.
+    api.create('oom', {
+      restartPolicy: 'Never',
+      containers: [
+        container('c', 'dd if=/dev/zero of=/dev/null bs=64M count=1', {
+          resources: { limits: { memory: '16Mi' } },
+        }),
+      ],
+    });
     api.source.synced();
     void watchCrasher();
   });
@@ -245,6 +254,18 @@ describe.skipIf(!isRoot)('restarts, probes and failures on containerd', () => {
           containerOf(r.status, 'c')?.state?.waiting?.reason === 'RunContainerError',
       ),
     ).toBe(true);
+  });
+
+  test('a container over its memory limit is OOMKilled (the limit reaches the cgroup)', async () => {
+    const s = await t.api.waitFor(
+      'oom',
+      'terminated',
+      (st) => containerOf(st, 'c')?.state?.terminated !== undefined,
+    );
+    expect(containerOf(s, 'c')?.state?.terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+    expect(s.phase).toBe('Failed');
+    // A memory limit alone (no CPU) makes the pod Burstable.
+    expect(s.qosClass).toBe('Burstable');
   });
 
   test('a missing ConfigMap key gives CreateContainerConfigError', async () => {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { FakeRuntime } from '../runtime/fake-runtime.ts';
 import { Kubelet } from './kubelet.ts';
 import { InMemoryObjectLookup, InMemoryPodSource, type PodRef } from './pod-source.ts';
-import { AlwaysSucceedProber } from './prober.ts';
+import { AlwaysSucceedProber, type ProbeResult, type Prober } from './prober.ts';
 import { NoVolumeManager } from './volumes.ts';
 
 // The kubelet's logic over the fake runtime: no processes, so restarts and deletions are
@@ -51,7 +51,7 @@ afterEach(async () => {
   for (const k of kubelets.splice(0)) await k.stop();
 });
 
-function start(api: Api, runtime: FakeRuntime): Kubelet {
+function start(api: Api, runtime: FakeRuntime, prober: Prober = new AlwaysSucceedProber()): Kubelet {
   const k = new Kubelet({
     nodeName: 'n1',
     runtime,
@@ -60,7 +60,7 @@ function start(api: Api, runtime: FakeRuntime): Kubelet {
     statusSink: api,
     lookup: new InMemoryObjectLookup(),
     volumes: new NoVolumeManager(),
-    prober: new AlwaysSucceedProber(),
+    prober,
     podLogsDir: '/fake/logs',
     hostIP: '192.0.2.2',
     hostResolvConf: { servers: [], searches: [], options: [] },
@@ -231,5 +231,42 @@ describe('Kubelet over the fake runtime', () => {
     const after = await rt.listContainers();
     expect(after.map((x) => x.id)).toEqual([c(keep.status)!.containerID!.replace('fake://', '')]);
     expect(api2.reports.filter((r) => r.name === 'keep')).toEqual([]);
+  });
+
+  test('a container being stopped (long grace period) does not hold back the status of the others', async () => {
+    const api = new Api();
+    const rt = new FakeRuntime({ podCIDR: '10.9.0.0/24', delays: { stopContainerMs: 1_500 } });
+    // Liveness of "sick" fails; readiness of "slow" only succeeds after 300 ms.
+    const began = Date.now();
+    const prober: Prober = {
+      probe: async (_probe, target): Promise<ProbeResult> => ({
+        ok: target.container.name === 'sick' ? false : Date.now() - began > 300,
+        message: '',
+      }),
+      handler: async () => ({ ok: true, message: '' }),
+    };
+    start(api, rt, prober);
+    const probe = { exec: { command: ['x'] }, periodSeconds: 1, failureThreshold: 1 };
+    api.add(
+      pod('two', {
+        containers: [
+          { name: 'sick', image: 'img:1', livenessProbe: probe },
+          { name: 'slow', image: 'img:1', readinessProbe: { ...probe, periodSeconds: 1 } },
+        ],
+      }),
+    );
+    api.source.synced();
+    // "slow" becomes ready while "sick" is still in its 1.5 s stop.
+    const s = await api.waitFor(
+      'two',
+      (st) => st.containerStatuses?.find((x) => x.name === 'slow')?.ready === true,
+    );
+    expect(s.containerStatuses?.find((x) => x.name === 'sick')?.state?.running).toBeDefined();
+    expect(rt.containerCount).toBe(2);
+    // Once stopped, "sick" is restarted.
+    await api.waitFor(
+      'two',
+      (st) => st.containerStatuses?.find((x) => x.name === 'sick')?.restartCount === 1,
+    );
   });
 });

@@ -87,6 +87,8 @@ export class PodWorker {
   private status: PodStatus | undefined;
   private hostsContent: string | undefined;
   private volumes: PodVolumes | undefined;
+  /** Containers being stopped in the background, by id. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private volumesAtMs = 0;
   private hostsPath: string | undefined;
   private idle: Promise<void> = Promise.resolve();
@@ -377,10 +379,9 @@ export class PodWorker {
     if (sandboxId === undefined) return acted;
     const sandbox = this.sandboxConfig(attempt);
 
-    if (actions.containersToKill.length > 0) {
-      await Promise.all(actions.containersToKill.map((k) => this.killContainer(k, this.gracePeriod())));
-      acted = true;
-    }
+    // Stops run beside the worker: a grace period can last minutes, and meanwhile the
+    // pod's status (readiness of its other containers) must still be reported.
+    for (const k of actions.containersToKill) this.stopInBackground(k, this.gracePeriod());
 
     const hosts = pod.spec?.hostNetwork === true ? undefined : await this.writeHosts(podIP);
     const start = { sandboxId, sandbox, podIP, volumes, hosts, observed };
@@ -418,6 +419,8 @@ export class PodWorker {
     const pod = this.pod;
     const key = containerKey(kind, container.name);
     const latest = latestByName(s.observed.containers, kind).get(container.name);
+    // Its predecessor is still stopping; the sync after the stop starts it.
+    if (latest !== undefined && this.stopping.has(latest.id)) return false;
 
     if (latest !== undefined && latest.state === 'exited') {
       // kubelet's doBackOff: the first restart is immediate, each later one waits twice as long.
@@ -531,7 +534,20 @@ export class PodWorker {
   }
 
   /** Stops every container in parallel, then the sandboxes (which releases the pod's IP). */
+  private stopInBackground(order: KillOrder, graceSeconds: number): void {
+    const id = order.container.id;
+    if (this.stopping.has(id)) return;
+    const stop = this.killContainer(order, graceSeconds)
+      .catch((err) => this.log.warn({ err, container: order.container.name }, 'stopping a container failed'))
+      .finally(() => {
+        this.stopping.delete(id);
+        this.requestSync();
+      });
+    this.stopping.set(id, stop);
+  }
+
   private async killPod(observed: ObservedPod, graceSeconds: number): Promise<void> {
+    await Promise.all(this.stopping.values());
     await Promise.all(
       observed.containers
         .filter((c) => c.state === 'running' || c.state === 'created')
