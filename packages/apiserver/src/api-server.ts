@@ -25,7 +25,6 @@ import { apiActor } from './nats/api-actor.ts';
 import { bootstrap } from './registry/bootstrap.ts';
 import type { RegistryContext } from './registry/context.ts';
 import { EventLeases } from './registry/event-leases.ts';
-import { PageSizer } from './registry/page-sizer.ts';
 import { ServiceAllocations } from './registry/service-allocation.ts';
 import { cryptoRandom } from './registry/writes.ts';
 import { ObjectStore, serializable } from './storage/object-store.ts';
@@ -81,11 +80,7 @@ export class ApiServer {
         cryptoRandom,
       ),
       eventLeases: new EventLeases(client, { ttlSeconds: config.eventTtlSeconds, reuseSeconds: 60 }),
-      paging: new PageSizer({
-        pageBudgetBytes: Math.floor(maxPayload / 4),
-        initialObjectBytes: 32 * 1024,
-        maxKeysPerPage: 1_000,
-      }),
+      paging: { pageBudgetBytes: Math.floor(maxPayload / 2), maxKeysPerPage: 1_000 },
       maxConflictRetries: 16,
     };
     const watchTimeoutMs = () => Math.round(config.minWatchTimeoutSeconds * 1000 * (1 + Math.random()));

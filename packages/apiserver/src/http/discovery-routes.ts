@@ -32,7 +32,10 @@ import { sendStatusError } from './resource-routes.ts';
 type DiscoveryPath = Extract<ApiPath, { kind: 'coreVersions' | 'groups' | 'group' | 'resources' }>;
 
 function sendJson(reply: FastifyReply, value: unknown, contentType = 'application/json'): void {
-  reply.code(200).type(contentType).send(JSON.stringify(value));
+  reply
+    .code(200)
+    .header('Content-Type', contentType)
+    .send(Buffer.from(JSON.stringify(value)));
 }
 
 export function serveVersion(reply: FastifyReply): void {
@@ -114,17 +117,21 @@ function wantsProtobuf(accept: string | undefined): boolean {
 export function serveOpenApiV2(req: FastifyRequest, reply: FastifyReply): void {
   const docs = openApi();
   if (wantsProtobuf(req.headers.accept)) {
-    reply.code(200).type(openApiV2ProtobufContentType).send(docs.v2Protobuf);
+    reply.code(200).header('Content-Type', openApiV2ProtobufContentType).send(docs.v2Protobuf);
     return;
   }
-  reply.code(200).type('application/json').send(docs.v2Json);
+  reply.code(200).header('Content-Type', 'application/json').send(docs.v2Json);
 }
 
 /** `/openapi/v3` and `/openapi/v3/<api/v1|apis/<group>/<version>>`. */
 export function serveOpenApiV3(req: FastifyRequest, reply: FastifyReply, gvPath: string): void {
   const docs = openApi();
   if (gvPath === '') {
-    reply.code(200).type('application/json').header('Cache-Control', 'no-cache, private').send(docs.v3Index);
+    reply
+      .code(200)
+      .header('Content-Type', 'application/json')
+      .header('Cache-Control', 'no-cache, private')
+      .send(docs.v3Index);
     return;
   }
   const doc = docs.v3.get(gvPath);
@@ -133,5 +140,5 @@ export function serveOpenApiV3(req: FastifyRequest, reply: FastifyReply, gvPath:
   // A request naming the current hash may be cached for good: the URL changes with the bytes.
   reply.header('Cache-Control', hash === doc.hash ? 'public, immutable' : 'no-cache, private');
   reply.header('Etag', `"${doc.hash}"`);
-  reply.code(200).type('application/json').send(doc.body);
+  reply.code(200).header('Content-Type', 'application/json').send(doc.body);
 }

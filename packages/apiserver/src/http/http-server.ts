@@ -3,6 +3,7 @@
  * OpenAPI, and every resource path. Bodies are read raw (up to Kubernetes' 3 MiB limit,
  * 413 beyond) and parsed by the handlers, so that every failure is a Kubernetes Status.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Registry } from '@flotilla/actor';
 import {
   badRequest,
@@ -25,6 +26,36 @@ export type HttpServerOptions = {
   readonly readiness: readonly HealthCheck[];
 };
 
+/** A refused body is read and dropped up to this many bytes; beyond, the connection is closed. */
+const maxDrainedBodyBytes = 64 * 1024 * 1024;
+const maxDrainMs = 10_000;
+
+/** Reads and drops what is left of a request body; false when it had to give up. */
+function drainBody(raw: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<boolean> {
+  if (raw.complete) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const finish = (drained: boolean) => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', onEnd);
+      raw.off('error', onError);
+      resolve(drained);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.byteLength;
+      if (seen > maxBytes) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const onError = () => finish(false);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    raw.on('data', onData);
+    raw.on('end', onEnd);
+    raw.on('error', onError);
+    raw.resume();
+  });
+}
+
 async function serveHealth(
   req: FastifyRequest,
   reply: FastifyReply,
@@ -39,7 +70,7 @@ async function serveHealth(
   );
   const healthy = results.every((r) => r.failure === undefined);
   const verbose = Object.hasOwn(req.query as object, 'verbose');
-  reply.code(healthy ? 200 : 500).type('text/plain; charset=utf-8');
+  reply.code(healthy ? 200 : 500).header('Content-Type', 'text/plain; charset=utf-8');
   if (healthy && !verbose) {
     reply.send('ok');
     return;
@@ -61,8 +92,11 @@ export function createHttpServer(h: HttpContext, options: HttpServerOptions): Fa
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((err: { code?: string; statusCode?: number; message?: string }, _req, reply) => {
+  app.setErrorHandler(async (err: { code?: string; statusCode?: number; message?: string }, req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+      // Read the rest of the body (up to a bound) so that the client, still sending, gets
+      // the 413 rather than a reset connection.
+      if (!(await drainBody(req.raw, maxDrainedBodyBytes, maxDrainMs))) reply.header('Connection', 'close');
       return sendStatusError(reply, requestEntityTooLarge(maxRequestBodyBytes));
     }
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
@@ -96,7 +130,7 @@ export function createHttpServer(h: HttpContext, options: HttpServerOptions): Fa
     });
   }
   app.get('/metrics', async (_req, reply) => {
-    reply.type(options.prometheus.contentType).send(await options.prometheus.metrics());
+    reply.header('Content-Type', options.prometheus.contentType).send(await options.prometheus.metrics());
   });
   app.get('/openapi/v2', async (req, reply) => serveOpenApiV2(req, reply));
   app.get('/openapi/v3', async (req, reply) => serveOpenApiV3(req, reply, ''));

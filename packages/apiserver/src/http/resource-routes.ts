@@ -113,8 +113,16 @@ function warn(reply: FastifyReply, warnings: readonly string[]): void {
   );
 }
 
+/**
+ * Bodies are sent as bytes: Fastify rewrites the Content-Type of a JSON string (quoting
+ * parameters, adding a charset), and clients compare some of ours (aggregated discovery)
+ * as Kubernetes writes them.
+ */
 export function sendStatusError(reply: FastifyReply, err: StatusError): void {
-  reply.code(err.status.code).type('application/json').send(JSON.stringify(err.status));
+  reply
+    .code(err.status.code)
+    .header('Content-Type', 'application/json')
+    .send(Buffer.from(JSON.stringify(err.status)));
 }
 
 /** Any error as the Status it is, or a 500 (logged) when it is not one. */
@@ -162,7 +170,7 @@ export async function serveResource(
       format,
     );
     warn(reply, warnings);
-    reply.code(code).type(body.contentType).send(body.body);
+    reply.code(code).header('Content-Type', body.contentType).send(Buffer.from(body.body));
     done(code);
   } catch (err) {
     const status = asStatusError(h, err);

@@ -10,8 +10,15 @@ import type { KubeObject, Service } from '@flotilla/api';
 import { conflict, groupResourceOf, jsonEqual, optimisticLockMessage } from '@flotilla/api';
 import type { Compare, RequestOp } from '@flotilla/store';
 import { objectKey } from '../storage/keys.ts';
-import { keyBytes, rangeResponse, type StoredObject } from '../storage/object-store.ts';
+import {
+  keyBytes,
+  linearizable,
+  rangeResponse,
+  type StoredObject,
+  serializable,
+} from '../storage/object-store.ts';
 import { notFoundOf, type ObjectRef, type RegistryContext, withResourceVersion } from './context.ts';
+import { recordSizeOp } from './paging.ts';
 
 /** What an update makes of the current object. */
 export type Decision =
@@ -38,9 +45,12 @@ export function sameStored(next: KubeObject, current: KubeObject): boolean {
 const isServices = (ref: ObjectRef): boolean => ref.info.group === '' && ref.info.plural === 'services';
 
 /**
- * Reads the object and applies `decide` until the write commits: the current object is
- * re-read (from the failed txn itself) whenever it changed meanwhile, at most
- * `maxConflictRetries` times.
+ * Reads the object and applies `decide` until the write commits. The first read is
+ * served by any store member (no ReadIndex round), since the txn's guard catches a stale
+ * one: its failure branch returns the latest object, and `decide` runs again on it, at
+ * most `maxConflictRetries` times. An answer given without writing (an error, "unchanged",
+ * not found, a dry run) is only given once a linearizable read confirms that the object
+ * it was decided on is the latest.
  */
 export async function guaranteedUpdate(
   ctx: RegistryContext,
@@ -49,34 +59,65 @@ export async function guaranteedUpdate(
   decide: (current: StoredObject) => Decision | Promise<Decision>,
 ): Promise<Committed> {
   const key = objectKey(ref.info, ref.namespace, ref.name);
-  let current = await ctx.store.get(key);
+  let current = await ctx.store.get(key, serializable);
+  let confirmed = false;
+  /** Re-reads the object linearizably once; true when it had changed (decide again). */
+  const changedSinceRead = async (): Promise<boolean> => {
+    if (confirmed) return false;
+    confirmed = true;
+    const latest = await ctx.store.get(key, linearizable);
+    const changed = latest?.modRevision !== current?.modRevision;
+    current = latest;
+    return changed;
+  };
   for (let attempt = 0; ; attempt++) {
-    if (current === undefined) throw notFoundOf(ref);
-    ctx.paging.observe(ref.info.plural, current.bytes);
-    const decision = await decide(current);
-    if (decision.kind === 'unchanged') return { object: current.object, removed: false };
+    if (current === undefined) {
+      if (await changedSinceRead()) continue;
+      throw notFoundOf(ref);
+    }
+    const stored: StoredObject = current;
+    let decision: Decision;
+    try {
+      decision = await decide(stored);
+    } catch (err) {
+      if (await changedSinceRead()) continue;
+      throw err;
+    }
+    if (decision.kind === 'unchanged') {
+      if (await changedSinceRead()) continue;
+      return { object: stored.object, removed: false };
+    }
     const removing = decision.kind === 'remove';
     let object = decision.object;
     const compares: Compare[] = [
-      { key: keyBytes(key), target: 'mod', modRevision: current.modRevision, result: '=' },
+      { key: keyBytes(key), target: 'mod', modRevision: stored.modRevision, result: '=' },
     ];
     const ops: RequestOp[] = [];
     if (isServices(ref)) {
       const plan = await ctx.allocations.plan(
         ctx.store,
-        current.object as Service,
+        stored.object as Service,
         removing ? undefined : (object as Service),
       );
       if (!removing && plan.service !== undefined) object = plan.service;
       compares.push(...plan.compares);
       ops.push(...plan.ops);
     }
-    if (dryRun) return { object: withResourceVersion(object, current.modRevision), removed: removing };
-    const write: RequestOp = removing
-      ? { op: 'deleteRange', key: keyBytes(key) }
-      : // The lease (an Event's expiry) stays as it was.
-        { op: 'put', key: keyBytes(key), value: ctx.store.encode(object), ignoreLease: true };
-    const outcome = await ctx.store.txn(compares, [write, ...ops], [{ op: 'range', key: keyBytes(key) }]);
+    if (dryRun) {
+      if (await changedSinceRead()) continue;
+      return { object: withResourceVersion(object, stored.modRevision), removed: removing };
+    }
+    const writes: RequestOp[] = [];
+    if (removing) writes.push({ op: 'deleteRange', key: keyBytes(key) });
+    else {
+      const value = ctx.store.encode(object);
+      // The lease (an Event's expiry) stays as it was.
+      writes.push(
+        { op: 'put', key: keyBytes(key), value, ignoreLease: true },
+        recordSizeOp(ref.info, value.byteLength),
+      );
+    }
+    const outcome = await ctx.store.txn(compares, [...writes, ...ops], [{ op: 'range', key: keyBytes(key) }]);
     if (outcome.succeeded) {
       return { object: removing ? object : withResourceVersion(object, outcome.revision), removed: removing };
     }
@@ -84,7 +125,9 @@ export async function guaranteedUpdate(
       throw conflict(groupResourceOf(ref.info), ref.name, optimisticLockMessage);
     }
     ctx.metrics.conflictRetries.inc({ resource: ref.info.plural });
+    // The failed txn read the latest object: it needs no confirming.
     const kv = rangeResponse(outcome, 0)?.[0];
     current = kv === undefined ? undefined : ctx.store.decode(kv);
+    confirmed = true;
   }
 }

@@ -9,7 +9,7 @@ import { badRequest, groupResourceOf, isValidPathSegmentName, notFound } from '@
 import type { ApiServerMetrics } from '../metrics.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { EventLeases } from './event-leases.ts';
-import type { PageSizer } from './page-sizer.ts';
+import type { PagingLimits } from './paging.ts';
 import type { ServiceAllocations } from './service-allocation.ts';
 
 export type RegistryContext = {
@@ -22,7 +22,7 @@ export type RegistryContext = {
   readonly newUid: () => string;
   readonly allocations: ServiceAllocations;
   readonly eventLeases: EventLeases;
-  readonly paging: PageSizer;
+  readonly paging: PagingLimits;
   /** Writes retried at most this many times after a concurrent change (no resourceVersion given). */
   readonly maxConflictRetries: number;
 };

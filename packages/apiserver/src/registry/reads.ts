@@ -21,6 +21,7 @@ import {
   parseResourceVersion,
   type RegistryContext,
 } from './context.ts';
+import { keysPerPage, pinRead } from './paging.ts';
 import { parseSelection, selects } from './selection.ts';
 
 /** Limits above this are lowered to it (a page is then shorter, with a continue token). */
@@ -38,7 +39,6 @@ export async function getObject(
   const { stored, revision } = await ctx.store.read(key, rv === 0 ? serializable : linearizable);
   if (rv !== undefined && rv > revision) throw tooLargeResourceVersion(rv, revision);
   if (stored === undefined) throw notFoundOf(ref);
-  ctx.paging.observe(ref.info.plural, stored.bytes);
   return stored.object;
 }
 
@@ -99,37 +99,43 @@ export async function listObjects(
     ({ mode, atLeast } = readModeOf(options, limit !== undefined));
   }
 
+  const pinned = await pinRead(ctx.store, info, mode);
+  const revision = pinned.revision;
+  if (atLeast !== undefined && atLeast > revision) throw tooLargeResourceVersion(atLeast, revision);
   const items: KubeObject[] = [];
   let bytes = 0;
-  let revision = 0;
   let next: string | undefined; // the key to continue after, when the list was cut
   let remaining: number | undefined;
   for (;;) {
     const wanted = limit === undefined || !selection.everything ? undefined : limit - items.length;
-    const page = await ctx.store.page(prefix, after, ctx.paging.keysPerPage(info.plural, wanted), mode);
-    if (revision === 0) {
-      revision = page.revision;
-      if (atLeast !== undefined && atLeast > revision) throw tooLargeResourceVersion(atLeast, revision);
-      mode = { kind: 'at', revision };
-    }
-    let cutAt = -1;
+    const keys = keysPerPage(ctx.paging, pinned.largestBytes, wanted);
+    const page = await ctx.store.page(prefix, after, keys, pinned.mode);
+    // The index of the last item this reply takes when it stops inside this page.
+    let cutAt: number | undefined;
     for (const [i, item] of page.items.entries()) {
-      ctx.paging.observe(info.plural, item.bytes);
       if (!selects(info, selection, item.object)) continue;
+      // An item that would push the reply past its byte budget goes to the next one.
+      if (
+        options.maxReplyBytes !== undefined &&
+        items.length > 0 &&
+        bytes + item.bytes > options.maxReplyBytes
+      ) {
+        cutAt = i - 1;
+        break;
+      }
       items.push(item.object);
       bytes += item.bytes;
-      const full = limit !== undefined && items.length >= limit;
-      const heavy = options.maxReplyBytes !== undefined && bytes >= options.maxReplyBytes;
-      if (full || heavy) {
+      if (limit !== undefined && items.length >= limit) {
         cutAt = i;
         break;
       }
     }
     const last = page.items[page.items.length - 1];
-    if (cutAt >= 0) {
+    if (cutAt !== undefined) {
       const moreInPage = cutAt < page.items.length - 1;
       if (moreInPage || page.more) {
-        next = page.items[cutAt]?.key;
+        // Continue after the last key taken (or after where this page started, if none was).
+        next = cutAt >= 0 ? page.items[cutAt]?.key : after;
         // Known only when nothing is filtered out, as Kubernetes reports it.
         if (selection.everything) remaining = page.count - cutAt - 1;
       }

@@ -21,6 +21,7 @@ import {
   type RegistryContext,
   withResourceVersion,
 } from './context.ts';
+import { keysPerPage, type PagedRead, pinRead } from './paging.ts';
 import { parseSelection, type Selection, selects } from './selection.ts';
 
 /** The annotation of the bookmark that ends the initial events (KEP-3157, watch-list). */
@@ -61,6 +62,24 @@ export type ObjectWatchOptions = WatchOptions & {
 
 type Pending = WatchEvent<KubeObject>;
 
+/**
+ * The event one watcher sees for a change of one key: `current` is the new object (absent
+ * for a deletion), `prev` the one before (absent for a creation). Whether each passes the
+ * watcher's selectors decides the type, as in Kubernetes' cacheWatcher: entering the
+ * selection is ADDED, leaving it is DELETED (with the old content at the new revision).
+ */
+export function watchEventOf(
+  passes: (obj: KubeObject) => boolean,
+  current: KubeObject | undefined,
+  prev: KubeObject | undefined,
+  revision: number,
+): WatchEvent<KubeObject> | undefined {
+  const prevPasses = prev !== undefined && passes(prev);
+  if (current !== undefined && passes(current))
+    return { type: prevPasses ? 'MODIFIED' : 'ADDED', object: current };
+  return prevPasses ? { type: 'DELETED', object: withResourceVersion(prev, revision) } : undefined;
+}
+
 /** An open watch: iterate it; `cancel()` ends it and releases the store watch. */
 export class ObjectWatch implements AsyncIterableIterator<WatchEvent<KubeObject>> {
   private readonly ctx: RegistryContext;
@@ -72,7 +91,14 @@ export class ObjectWatch implements AsyncIterableIterator<WatchEvent<KubeObject>
   private readonly pending: Pending[] = [];
   private readonly timer: NodeJS.Timeout;
   /** Paging state of the initial events; undefined once they are all out. */
-  private initial: { after: string | undefined; mode: ReadMode; atLeast: number | undefined } | undefined;
+  private initial:
+    | {
+        after: string | undefined;
+        mode: ReadMode;
+        atLeast: number | undefined;
+        pinned: PagedRead | undefined;
+      }
+    | undefined;
   /** The revision the store watch starts after. */
   private revision: number;
   private storeWatch: StoreWatch | undefined;
@@ -91,7 +117,9 @@ export class ObjectWatch implements AsyncIterableIterator<WatchEvent<KubeObject>
     this.bookmarks = options.allowWatchBookmarks === true;
     this.markInitialEnd = options.sendInitialEvents === true && this.bookmarks;
     this.initial =
-      start.kind === 'initial' ? { after: undefined, mode: start.mode, atLeast: start.atLeast } : undefined;
+      start.kind === 'initial'
+        ? { after: undefined, mode: start.mode, atLeast: start.atLeast, pinned: undefined }
+        : undefined;
     this.revision = start.kind === 'after' ? start.revision : 0;
     const timeoutMs =
       options.timeoutSeconds !== undefined && options.timeoutSeconds > 0
@@ -182,17 +210,17 @@ export class ObjectWatch implements AsyncIterableIterator<WatchEvent<KubeObject>
   private async readInitialPage(): Promise<void> {
     const initial = this.initial;
     if (initial === undefined) return;
-    const keys = this.ctx.paging.keysPerPage(this.info.plural);
-    const page = await this.ctx.store.page(this.prefix, initial.after, keys, initial.mode);
-    if (initial.mode.kind !== 'at') {
-      if (initial.atLeast !== undefined && initial.atLeast > page.revision) {
-        throw tooLargeResourceVersion(initial.atLeast, page.revision);
+    if (initial.pinned === undefined) {
+      initial.pinned = await pinRead(this.ctx.store, this.info, initial.mode);
+      if (initial.atLeast !== undefined && initial.atLeast > initial.pinned.revision) {
+        throw tooLargeResourceVersion(initial.atLeast, initial.pinned.revision);
       }
-      initial.mode = { kind: 'at', revision: page.revision };
-      this.revision = page.revision;
+      this.revision = initial.pinned.revision;
     }
+    const { pinned } = initial;
+    const keys = keysPerPage(this.ctx.paging, pinned.largestBytes);
+    const page = await this.ctx.store.page(this.prefix, initial.after, keys, pinned.mode);
     for (const item of page.items) {
-      this.ctx.paging.observe(this.info.plural, item.bytes);
       if (selects(this.info, this.selection, item.object))
         this.pending.push({ type: 'ADDED', object: item.object });
     }
@@ -223,22 +251,10 @@ export class ObjectWatch implements AsyncIterableIterator<WatchEvent<KubeObject>
     }
   }
 
-  private convert(
-    type: 'put' | 'delete',
-    kv: KeyValue,
-    prevKv: KeyValue | undefined,
-    revision: number,
-  ): Pending | undefined {
+  private convert(type: 'put' | 'delete', kv: KeyValue, prevKv: KeyValue | undefined, revision: number) {
     const prev = prevKv === undefined ? undefined : this.ctx.store.decode(prevKv).object;
-    const prevPasses = prev !== undefined && selects(this.info, this.selection, prev);
-    if (type === 'delete') {
-      return prevPasses ? { type: 'DELETED', object: withResourceVersion(prev, revision) } : undefined;
-    }
-    const current = this.ctx.store.decode(kv).object;
-    const passes = selects(this.info, this.selection, current);
-    if (passes) return { type: prevPasses ? 'MODIFIED' : 'ADDED', object: current };
-    // Leaving the selection reads as a deletion to this watcher (the watch cache's rule).
-    return prevPasses ? { type: 'DELETED', object: withResourceVersion(prev, revision) } : undefined;
+    const current = type === 'put' ? this.ctx.store.decode(kv).object : undefined;
+    return watchEventOf((obj) => selects(this.info, this.selection, obj), current, prev, revision);
   }
 
   private bookmark(revision: number, initialEnd: boolean): Pending {

@@ -67,6 +67,7 @@ import {
   type RegistryContext,
   withResourceVersion,
 } from './context.ts';
+import { recordSizeOp } from './paging.ts';
 import { dropTypeDependentFields, normalizeClusterIPs } from './service-allocation.ts';
 
 export type WriteOptions = {
@@ -187,12 +188,17 @@ export async function createObject(
     }
     if (options.dryRun === true) return { object, warnings: decoded.warnings };
     const lease = isEvents(info) ? await ctx.eventLeases.lease(ctx.nowMs()) : 0;
-    const put: RequestOp = { op: 'put', key: keyBytes(key), value: ctx.store.encode(object), lease };
+    const value = ctx.store.encode(object);
+    const put: RequestOp = { op: 'put', key: keyBytes(key), value, lease };
     const failure: RequestOp[] = [{ op: 'range', key: keyBytes(key), keysOnly: true }];
     if (info.namespaced && ref.namespace !== undefined) {
       failure.push({ op: 'range', key: keyBytes(namespaceKey(ref.namespace)), keysOnly: true });
     }
-    const outcome = await ctx.store.txn(compares, [put, ...ops], failure);
+    const outcome = await ctx.store.txn(
+      compares,
+      [put, recordSizeOp(info, value.byteLength), ...ops],
+      failure,
+    );
     if (outcome.succeeded)
       return { object: withResourceVersion(object, outcome.revision), warnings: decoded.warnings };
     const exists = (rangeResponse(outcome, 0)?.length ?? 0) > 0;

@@ -14,7 +14,14 @@ export const registryPrefix = '/registry/';
 export const serviceIPAllocationKey = '/registry/ranges/serviceips';
 export const nodePortAllocationKey = '/registry/ranges/servicenodeports';
 
+/** The largest object each resource has held (see registry/paging.ts); `_` keeps it off every group's prefix. */
+export const objectSizePrefix = '/registry/_sizes/';
+
 type Located = Pick<ResourceInfo, 'group' | 'plural' | 'namespaced'>;
+
+export function objectSizeKey(info: Located): string {
+  return `${objectSizePrefix}${info.group === '' ? 'core' : info.group}/${info.plural}`;
+}
 
 /** The prefix of every object of a resource: `/registry/apps/deployments/`. */
 export function resourcePrefix(info: Located): string {

@@ -15,7 +15,7 @@ import type {
   StoreClient,
   StoreWatch,
 } from '@flotilla/store';
-import { prefixEnd, toBytes } from '@flotilla/store';
+import { FutureRevisionError, prefixEnd, toBytes } from '@flotilla/store';
 import { statusOfStoreError } from './store-errors.ts';
 
 /** An object as stored, with the revision it was written at. */
@@ -95,7 +95,16 @@ export class ObjectStore {
 
   /** A key's value as stored (for records that are not API objects, such as allocator bitmaps). */
   async raw(key: string, mode: ReadMode = linearizable): Promise<KeyValue | undefined> {
-    return (await this.range({ key: toBytes(key) }, mode)).kvs[0];
+    return (await this.rawAt(key, mode)).kv;
+  }
+
+  /** A key's value as stored, and the revision it was read at. */
+  async rawAt(
+    key: string,
+    mode: ReadMode,
+  ): Promise<{ readonly kv: KeyValue | undefined; readonly revision: number }> {
+    const result = await this.range({ key: toBytes(key) }, mode);
+    return { kv: result.kvs[0], revision: mode.kind === 'at' ? mode.revision : result.revision };
   }
 
   async get(key: string, mode: ReadMode = linearizable): Promise<StoredObject | undefined> {
@@ -159,11 +168,18 @@ export class ObjectStore {
 
   private async range(request: Parameters<StoreClient['range']>[0], mode: ReadMode): Promise<RangeResult> {
     try {
-      return await this.client.range(
-        mode.kind === 'at' ? { ...request, revision: mode.revision } : request,
-        // A past revision is read through the leader too: a lagging member may not have it yet.
-        { serializable: mode.kind === 'serializable' },
-      );
+      if (mode.kind !== 'at') {
+        return await this.client.range(request, { serializable: mode.kind === 'serializable' });
+      }
+      const at = { ...request, revision: mode.revision };
+      try {
+        // A revision the store has reached reads the same on every member: no ReadIndex needed.
+        return await this.client.range(at, { serializable: true });
+      } catch (err) {
+        // That member lags behind the revision: ask the leader.
+        if (err instanceof FutureRevisionError) return await this.client.range(at, { serializable: false });
+        throw err;
+      }
     } catch (err) {
       throw statusOfStoreError(err, this.maxObjectBytes);
     }
