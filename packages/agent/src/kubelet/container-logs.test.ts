@@ -72,9 +72,10 @@ describe('CRI log records', () => {
       for await (const b of readContainerLog(path, { follow: true }, async () => running))
         got.push(b.toString());
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     appendFileSync(path, '2026-01-01T00:00:02Z stdout P sec');
-    await new Promise((r) => setTimeout(r, 300));
+    // More than one poll of the follower passes.
+    await new Promise((r) => setTimeout(r, 500));
     // Nothing of an unfinished record is shown; the P record continues in the next one.
     expect(got.join('')).toBe('first\n');
     appendFileSync(path, 'ond\n2026-01-01T00:00:02Z stdout F  half\n');

@@ -235,14 +235,28 @@ describe('Kubelet over the fake runtime', () => {
 
   test('a container being stopped (long grace period) does not hold back the status of the others', async () => {
     const api = new Api();
-    const rt = new FakeRuntime({ podCIDR: '10.9.0.0/24', delays: { stopContainerMs: 1_500 } });
-    // Liveness of "sick" fails; readiness of "slow" only succeeds after 300 ms.
-    const began = Date.now();
+    // Stops take as long as the test holds the gate: the grace period of a stubborn process.
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    class GatedRuntime extends FakeRuntime {
+      override async stopContainer(id: string): Promise<void> {
+        await gate;
+        return super.stopContainer(id);
+      }
+    }
+    const rt = new GatedRuntime({ podCIDR: '10.9.0.0/24' });
+    // Liveness of "sick" fails at once; readiness of "slow" succeeds once "sick" failed.
+    let sickFailed = false;
     const prober: Prober = {
-      probe: async (_probe, target): Promise<ProbeResult> => ({
-        ok: target.container.name === 'sick' ? false : Date.now() - began > 300,
-        message: '',
-      }),
+      probe: async (_probe, target): Promise<ProbeResult> => {
+        if (target.container.name === 'sick') {
+          sickFailed = true;
+          return { ok: false, message: '' };
+        }
+        return { ok: sickFailed, message: '' };
+      },
       handler: async () => ({ ok: true, message: '' }),
     };
     start(api, rt, prober);
@@ -251,12 +265,12 @@ describe('Kubelet over the fake runtime', () => {
       pod('two', {
         containers: [
           { name: 'sick', image: 'img:1', livenessProbe: probe },
-          { name: 'slow', image: 'img:1', readinessProbe: { ...probe, periodSeconds: 1 } },
+          { name: 'slow', image: 'img:1', readinessProbe: probe },
         ],
       }),
     );
     api.source.synced();
-    // "slow" becomes ready while "sick" is still in its 1.5 s stop.
+    // "slow" becomes ready, and that is reported, while "sick" is still being stopped.
     const s = await api.waitFor(
       'two',
       (st) => st.containerStatuses?.find((x) => x.name === 'slow')?.ready === true,
@@ -264,6 +278,7 @@ describe('Kubelet over the fake runtime', () => {
     expect(s.containerStatuses?.find((x) => x.name === 'sick')?.state?.running).toBeDefined();
     expect(rt.containerCount).toBe(2);
     // Once stopped, "sick" is restarted.
+    openGate();
     await api.waitFor(
       'two',
       (st) => st.containerStatuses?.find((x) => x.name === 'sick')?.restartCount === 1,

@@ -49,7 +49,7 @@ describe('NetworkProber', () => {
     }
     expect(seenAgent).toBe(probeUserAgent);
     expect(seenHeader).toBe('yes');
-    const fail = await prober.probe({ httpGet: { path: '/500', port }, timeoutSeconds: 1 }, target);
+    const fail = await prober.probe({ httpGet: { path: '/500', port }, timeoutSeconds: 5 }, target);
     expect(fail.message).toBe('HTTP probe failed with statuscode: 500');
   });
 
@@ -64,7 +64,7 @@ describe('NetworkProber', () => {
   });
 
   test('tcpSocket: an open port succeeds, a closed one fails; named ports resolve through the container', async () => {
-    expect((await prober.probe({ tcpSocket: { port }, timeoutSeconds: 1 }, target)).ok).toBe(true);
+    expect((await prober.probe({ tcpSocket: { port }, timeoutSeconds: 5 }, target)).ok).toBe(true);
     expect(
       (await prober.probe({ tcpSocket: { port: await closedPort() }, timeoutSeconds: 1 }, target)).ok,
     ).toBe(false);
