@@ -8,6 +8,7 @@ import { FlotillaError, silentLogger, sleep } from '@flotilla/actor';
 import type { EndpointSlice, Service } from '@flotilla/api';
 import {
   diffSnapshots,
+  lockNetnsScope,
   NetnsCluster,
   type NetnsPod,
   type RootNetworkSnapshot,
@@ -32,6 +33,8 @@ const ranges = {
   clusterCIDR: '10.222.0.0/16',
   serviceCIDR: '10.223.0.0/16',
 };
+/** How long a run waits for another run of this file to finish with the machine. */
+const scopeLockWaitMs = 540_000;
 const dnsIP = '10.223.0.10';
 const webIP = '10.223.0.20';
 /** How long a replica may take to start and take in the Services. */
@@ -103,6 +106,8 @@ describe.runIf(reportRootSkip('dns e2e'))('cluster DNS from inside pods', () => 
   let objects: (Service | EndpointSlice)[];
 
   beforeAll(async () => {
+    // Another run of this file (someone running the whole e2e project) waits its turn.
+    await lockNetnsScope(ranges.name, scopeLockWaitMs);
     before = await rootNetworkSnapshot();
     cluster = await NetnsCluster.create({
       ...ranges,
@@ -168,7 +173,7 @@ describe.runIf(reportRootSkip('dns e2e'))('cluster DNS from inside pods', () => 
     pods.client.setResolvConf(
       podResolvConf({ nameservers: [dnsIP], namespace: 'default', domain: 'cluster.local' }),
     );
-  });
+  }, scopeLockWaitMs + 60_000);
 
   afterAll(async () => {
     if (!runsAsRoot) return;

@@ -4,6 +4,7 @@
 import { silentLogger } from '@flotilla/actor';
 import {
   diffSnapshots,
+  lockNetnsScope,
   NetnsCluster,
   type RootNetworkSnapshot,
   reportRootSkip,
@@ -27,6 +28,8 @@ const ranges = {
   clusterCIDR: '10.202.0.0/16',
   serviceCIDR: '10.203.0.0/16',
 };
+/** How long a run waits for another run of this file to finish with the machine. */
+const scopeLockWaitMs = 540_000;
 
 describe.runIf(reportRootSkip('net e2e'))('pod network across nodes (host-gateway)', () => {
   let before: RootNetworkSnapshot;
@@ -34,6 +37,8 @@ describe.runIf(reportRootSkip('net e2e'))('pod network across nodes (host-gatewa
   const routers = new Map<string, PodRouter>();
 
   beforeAll(async () => {
+    // Another run of this file (someone running the whole e2e project) waits its turn.
+    await lockNetnsScope(ranges.name, scopeLockWaitMs);
     before = await rootNetworkSnapshot();
     cluster = await NetnsCluster.create({
       ...ranges,
@@ -58,7 +63,7 @@ describe.runIf(reportRootSkip('net e2e'))('pod network across nodes (host-gatewa
       await router.start();
       routers.set(node.name, router);
     }
-  });
+  }, scopeLockWaitMs + 60_000);
 
   afterAll(async () => {
     if (!runsAsRoot) return;

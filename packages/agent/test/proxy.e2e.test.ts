@@ -6,6 +6,7 @@ import type { EndpointSlice, Service } from '@flotilla/api';
 import {
   diffSnapshots,
   fetchMany,
+  lockNetnsScope,
   NetnsCluster,
   type RootNetworkSnapshot,
   reportRootSkip,
@@ -32,6 +33,8 @@ const ranges = {
   clusterCIDR: '10.212.0.0/16',
   serviceCIDR: '10.213.0.0/16',
 };
+/** How long a run waits for another run of this file to finish with the machine. */
+const scopeLockWaitMs = 540_000;
 const clusterIP = '10.213.0.20';
 const nodePort = 30080;
 const requests = 300;
@@ -71,6 +74,8 @@ describe.runIf(reportRootSkip('proxy e2e'))('service proxy (iptables, nf_tables 
   }
 
   beforeAll(async () => {
+    // Another run of this file (someone running the whole e2e project) waits its turn.
+    await lockNetnsScope(ranges.name, scopeLockWaitMs);
     before = await rootNetworkSnapshot();
     cluster = await NetnsCluster.create({
       ...ranges,
@@ -119,7 +124,7 @@ describe.runIf(reportRootSkip('proxy e2e'))('service proxy (iptables, nf_tables 
     for (const source of sources.values()) source.synced();
     const first = await publish(webService(), webSlice(['web-a', 'web-b1', 'web-b2']));
     for (const result of first.values()) expect(result.full).toBe(true);
-  });
+  }, scopeLockWaitMs + 60_000);
 
   afterAll(async () => {
     if (!runsAsRoot) return;

@@ -9,9 +9,9 @@ export {
   serviceChainName,
   servicesChain,
 } from './chain-names.ts';
-export { ensureJumps, installedChains, removeAllChains, removeJumps, restoreChains } from './iptables.ts';
-export type { ChainRef, InstalledChains, RestorePlan } from './restore-plan.ts';
-export { planRestore } from './restore-plan.ts';
+export { missingJumps, readInstalled, removeAllChains, removeJumps, restoreChains } from './iptables.ts';
+export type { ChainRef, InstalledChains, InstalledState, RestorePlan } from './restore-plan.ts';
+export { jumpKey, planRestore } from './restore-plan.ts';
 export type {
   ChainSet,
   JumpRule,
@@ -24,6 +24,7 @@ export type {
 export {
   endpointProbability,
   jumpRules,
+  jumpTarget,
   masqueradeMark,
   proxyRules,
   proxyServicePorts,

@@ -1,22 +1,34 @@
 import { runNet } from '../net/command.ts';
 import { NetCommandError } from '../net/errors.ts';
 import { chainPrefix } from './chain-names.ts';
-import type { InstalledChains } from './restore-plan.ts';
-import { type JumpRule, proxyTables, type TableName } from './rules.ts';
+import { type InstalledState, jumpKey } from './restore-plan.ts';
+import { type JumpRule, jumpTarget, proxyTables, type TableName } from './rules.ts';
 
 /** Bound on removing duplicated jump rules at teardown (one is normal; more means a crash mid-start). */
 const maxJumpCopies = 16;
 
-/** The chains of ours in the namespace, per table. */
-export async function installedChains(netns: string | undefined): Promise<InstalledChains> {
+const builtinJump = new RegExp(
+  `^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j (${chainPrefix}[A-Z0-9-]+)$`,
+);
+
+/** Our chains in the namespace, and the jumps from built-in chains into them. */
+export async function readInstalled(netns: string | undefined): Promise<InstalledState> {
   const chains: Record<TableName, Set<string>> = { nat: new Set(), filter: new Set() };
+  const jumps = new Set<string>();
   for (const table of proxyTables) {
     const saved = await runNet('iptables-save', ['-t', table], { netns });
     for (const line of saved.split('\n')) {
       if (line.startsWith(`:${chainPrefix}`)) chains[table].add(line.slice(1).split(' ')[0]!);
+      const jump = builtinJump.exec(line);
+      if (jump !== null) jumps.add(jumpKey(table, jump[1]!, jump[2]!));
     }
   }
-  return chains;
+  return { chains, jumps };
+}
+
+/** The jumps of `wanted` the kernel does not have. */
+export function missingJumps(state: InstalledState, wanted: readonly JumpRule[]): readonly JumpRule[] {
+  return wanted.filter((j) => !state.jumps.has(jumpKey(j.table, j.chain, jumpTarget(j.rule) ?? '')));
 }
 
 /** Applies a restore script to our chains only (`--noflush`: everything not named in it stays). */
@@ -36,14 +48,6 @@ async function jumpExists(netns: string | undefined, jump: JumpRule): Promise<bo
   }
 }
 
-/** Puts each jump from a built-in chain into ours at the head of that chain, once. */
-export async function ensureJumps(netns: string | undefined, jumps: readonly JumpRule[]): Promise<void> {
-  for (const jump of jumps) {
-    if (await jumpExists(netns, jump)) continue;
-    await runNet('iptables', ['-w', '5', '-t', jump.table, '-I', jump.chain, '1', ...jump.rule], { netns });
-  }
-}
-
 /** Removes our jumps from the built-in chains (every copy, up to a bound). */
 export async function removeJumps(netns: string | undefined, jumps: readonly JumpRule[]): Promise<void> {
   for (const jump of jumps) {
@@ -55,7 +59,7 @@ export async function removeJumps(netns: string | undefined, jumps: readonly Jum
 
 /** Flushes and deletes every chain of ours, in one transaction per table. */
 export async function removeAllChains(netns: string | undefined): Promise<void> {
-  const chains = await installedChains(netns);
+  const { chains } = await readInstalled(netns);
   const sections: string[] = [];
   for (const table of proxyTables) {
     const names = [...chains[table]].sort();

@@ -3,7 +3,7 @@ import { service, slice } from '../../test/net-fixtures.ts';
 import { ServiceCatalog, type ServiceObject } from '../net/service-catalog.ts';
 import { endpointChainName, serviceChainName } from './chain-names.ts';
 import { type InstalledChains, planRestore } from './restore-plan.ts';
-import { type ProxyRules, proxyRules, proxyServicePorts } from './rules.ts';
+import { jumpRules, type ProxyRules, proxyRules, proxyServicePorts } from './rules.ts';
 
 function rulesOf(...objects: ServiceObject[]): ProxyRules {
   const catalog = new ServiceCatalog();
@@ -104,5 +104,22 @@ describe('planRestore', () => {
     const plan = planRestore(before, undefined, none);
     expect(plan.deleted).toEqual([]);
     expect(plan.written.length).toBe(before.nat.size + before.filter.size);
+  });
+
+  it('inserts missing jumps from the built-in chains at their head, in the same transaction', () => {
+    const jumps = jumpRules.filter((j) => j.chain === 'PREROUTING' || j.chain === 'FORWARD');
+    const plan = planRestore(before, before, installedOf(before), jumps);
+    expect(plan.written).toEqual([]);
+    expect(plan.script).toBe(
+      [
+        '*nat',
+        '-I PREROUTING 1 -m comment --comment "flotilla service portals" -j FLOTILLA-SERVICES',
+        'COMMIT',
+        '*filter',
+        '-I FORWARD 1 -m conntrack --ctstate NEW -m comment --comment "flotilla service portals" -j FLOTILLA-SERVICES',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
   });
 });

@@ -1,9 +1,26 @@
-import { type ChainSet, type ProxyRules, proxyTables, renderRule, type TableName } from './rules.ts';
+import {
+  type ChainSet,
+  type JumpRule,
+  type ProxyRules,
+  proxyTables,
+  renderRule,
+  type TableName,
+} from './rules.ts';
 
 export type ChainRef = { readonly table: TableName; readonly chain: string };
 
 /** The chains of ours that exist in the kernel, per table (read from iptables-save). */
 export type InstalledChains = { readonly [T in TableName]: ReadonlySet<string> };
+
+/**
+ * What of ours the kernel has: our chains, and which built-in chains jump into which of
+ * ours (`<table> <built-in chain> <our chain>`), read from iptables-save.
+ */
+export type InstalledState = { readonly chains: InstalledChains; readonly jumps: ReadonlySet<string> };
+
+export function jumpKey(table: TableName, chain: string, target: string): string {
+  return `${table} ${chain} ${target}`;
+}
 
 /** What one iptables-restore --noflush run changes. */
 export type RestorePlan = {
@@ -40,11 +57,13 @@ function sameRules(
  * Under --noflush a `:CHAIN` line flushes that one chain (creating it when missing) and
  * leaves every other chain — ours or not — as it is; `-X` lines come after every chain
  * that may still jump to the deleted ones has been rewritten, in the same transaction.
+ * `missingJumps` are inserted at the head of their built-in chains in that transaction too.
  */
 export function planRestore(
   desired: ProxyRules,
   applied: ProxyRules | undefined,
   installed: InstalledChains,
+  missingJumps: readonly JumpRule[] = [],
 ): RestorePlan {
   const written: ChainRef[] = [];
   const deleted: ChainRef[] = [];
@@ -60,10 +79,13 @@ export function planRestore(
     for (const chain of had?.keys() ?? []) stale.add(chain);
     const drop = [...stale].filter((chain) => !want.has(chain)).sort();
     write.sort();
-    if (write.length === 0 && drop.length === 0) continue;
+    const jumps = missingJumps.filter((j) => j.table === table);
+    if (write.length === 0 && drop.length === 0 && jumps.length === 0) continue;
     const lines = [`*${table}`];
     for (const chain of [...write, ...drop]) lines.push(`:${chain} - [0:0]`);
     for (const chain of write) for (const rule of want.get(chain)!) lines.push(renderRule(chain, rule));
+    // At the head of the built-in chain, after the chain it jumps to exists.
+    for (const j of jumps) lines.push(renderRule(j.chain, j.rule, 1));
     for (const chain of drop) lines.push(`-X ${chain}`);
     lines.push('COMMIT');
     sections.push(lines.join('\n'));

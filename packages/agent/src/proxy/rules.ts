@@ -315,10 +315,20 @@ export function proxyRules(ports: readonly ProxyServicePort[]): ProxyRules {
   return { nat, filter };
 }
 
-/** A rule as an iptables-restore line: tokens with spaces or quotes are double-quoted. */
-export function renderRule(chain: string, rule: Rule): string {
+/**
+ * A rule as an iptables-restore line (appended, or inserted at `position`): tokens with
+ * spaces or quotes are double-quoted.
+ */
+export function renderRule(chain: string, rule: Rule, position?: number): string {
   const tokens = rule.map((t) => (/^[^\s"']+$/.test(t) ? t : `"${t.replace(/["\\]/g, '')}"`));
-  return `-A ${chain} ${tokens.join(' ')}`;
+  const op = position === undefined ? `-A ${chain}` : `-I ${chain} ${position}`;
+  return `${op} ${tokens.join(' ')}`;
+}
+
+/** The chain a rule jumps to (`-j X`), if any. */
+export function jumpTarget(rule: Rule): string | undefined {
+  const i = rule.lastIndexOf('-j');
+  return i < 0 ? undefined : rule[i + 1];
 }
 
 /** How many rules a rule set holds (for logs and measurements). */

@@ -8,7 +8,7 @@ import {
   type ServiceCatalogEvent,
   type ServiceCatalogSource,
 } from '../net/service-catalog.ts';
-import { ensureJumps, installedChains, removeAllChains, removeJumps, restoreChains } from './iptables.ts';
+import { missingJumps, readInstalled, removeAllChains, removeJumps, restoreChains } from './iptables.ts';
 import { type ChainRef, type InstalledChains, planRestore } from './restore-plan.ts';
 import { jumpRules, type ProxyRules, proxyRules, proxyServicePorts, ruleCount } from './rules.ts';
 
@@ -216,10 +216,14 @@ export class ServiceProxy {
       // Reading the kernel's chains (iptables-save) costs ~1 s at 10k rules, more than the
       // sync itself: a partial sync trusts what the last one wrote; full syncs look.
       const applied = full ? undefined : this.applied;
-      const installed = applied === undefined ? await installedChains(netns) : chainsOf(applied);
-      const plan = planRestore(desired, applied, installed);
+      const state = applied === undefined ? await readInstalled(netns) : undefined;
+      const plan = planRestore(
+        desired,
+        applied,
+        state?.chains ?? chainsOf(applied!),
+        state === undefined ? [] : missingJumps(state, jumpRules),
+      );
       await restoreChains(netns, plan.script);
-      if (full) await ensureJumps(netns, jumpRules);
       this.applied = desired;
       if (full) {
         this.lastFullSyncAt = started;

@@ -7,3 +7,4 @@ export { fetchMany, NetnsCluster, NetnsPod } from './netns-cluster.ts';
 export { reportRootSkip, runsAsRoot } from './root.ts';
 export type { RootNetworkSnapshot, SnapshotDiff, SnapshotScope } from './root-snapshot.ts';
 export { diffSnapshots, rootNetworkSnapshot, unrelatedTo } from './root-snapshot.ts';
+export { lockNetnsScope, NetnsScopeBusyError, netnsLockDir } from './scope-lock.ts';

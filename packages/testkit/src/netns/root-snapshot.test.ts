@@ -16,10 +16,7 @@ describe('root network snapshots', () => {
   it('reports what a test could have left behind or removed', () => {
     const after: RootNetworkSnapshot = {
       ...empty,
-      routes: [
-        'blackhole 10.210.0.0/16 proto 241 metric 4096',
-        'blackhole 10.99.0.0/16 proto 241 metric 4096',
-      ],
+      routes: ['blackhole 10.210.0.0/16 proto 241 metric 4096', '10.212.0.0/24 dev flx-up proto kernel'],
       links: ['flx-up'],
       netns: ['flx-a'],
       iptables: ['-A PREROUTING -j FLOTILLA-SERVICES'],
@@ -28,7 +25,7 @@ describe('root network snapshots', () => {
     expect(diffSnapshots(before, after, unrelated)).toEqual({
       added: [
         'routes: blackhole 10.210.0.0/16 proto 241 metric 4096',
-        'routes: blackhole 10.99.0.0/16 proto 241 metric 4096',
+        'routes: 10.212.0.0/24 dev flx-up proto kernel',
         'iptables: -A PREROUTING -j FLOTILLA-SERVICES',
         'links: flx-up',
         'netns: flx-a',
@@ -40,7 +37,10 @@ describe('root network snapshots', () => {
   it('ignores what other suites on the machine do meanwhile', () => {
     const after: RootNetworkSnapshot = {
       ...empty,
-      routes: ['10.240.107.0/24 dev floff6d3a662b proto kernel scope link src 10.240.107.1'],
+      routes: [
+        '10.240.107.0/24 dev floff6d3a662b proto kernel scope link src 10.240.107.1',
+        'blackhole 10.251.91.0/24 proto 241 metric 4096',
+      ],
       links: ['veth496612e9', 'floff6d3a662b'],
       netns: ['chaos-m1'],
       iptables: ['-A DOCKER -j RETURN'],
