@@ -1,11 +1,10 @@
 // Stock kubectl, the oldest and the newest these machines ship, against a 3-replica
 // control plane with nothing but --kubeconfig: the verbs people use every day.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ControlPlane } from '@flotilla/testkit';
+import { ControlPlane, tempDir } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const kubectlDir = '/usr/lib/google-cloud-sdk/bin';
@@ -13,7 +12,7 @@ const versions = ['1.27', '1.33'] as const;
 const missing = versions.filter((v) => !existsSync(join(kubectlDir, `kubectl.${v}`)));
 
 let cp: ControlPlane;
-const dir = mkdtempSync(join(tmpdir(), 'flotilla-kubectl-'));
+const dir = tempDir('kubectl');
 
 type Run = { readonly code: number; readonly stdout: string; readonly stderr: string };
 
@@ -142,6 +141,49 @@ describe.skipIf(missing.length > 0)('kubectl', () => {
       `skipping the kubectl suite: ${missing.map((v) => `kubectl.${v}`).join(', ')} not in ${kubectlDir}`,
     );
   }
+
+  it('builds the same objects from imperative commands, JSON (1.27) or protobuf (1.33) bodies', async () => {
+    const commands = (ns: string): readonly (readonly string[])[] => [
+      ['create', 'namespace', ns],
+      ['-n', ns, 'create', 'configmap', 'cm', '--from-literal=a=b', '--from-literal=c=d'],
+      ['-n', ns, 'create', 'secret', 'generic', 's', '--from-literal=k=v'],
+      ['-n', ns, 'create', 'deployment', 'web', '--image=nginx:1.25', '--replicas=2', '--port=80'],
+      ['-n', ns, 'create', 'service', 'nodeport', 'np', '--tcp=81:8081'],
+      [
+        '-n',
+        ns,
+        'run',
+        'runner',
+        '--image=busybox',
+        '--labels=a=b',
+        '--env=X=Y',
+        '--port=8080',
+        '--',
+        'sleep',
+        '60',
+      ],
+      ['-n', ns, 'expose', 'deployment', 'web', '--port=80', '--target-port=8080', '--name=web-svc'],
+    ];
+    const objects = async (ns: string) => {
+      const out: Record<string, unknown> = {};
+      for (const what of ['cm/cm', 'secret/s', 'deploy/web', 'svc/np', 'pod/runner', 'svc/web-svc']) {
+        const o = JSON.parse(await ok('1.33', ['-n', ns, 'get', what, '-o', 'json']));
+        for (const k of ['uid', 'creationTimestamp', 'resourceVersion', 'namespace']) delete o.metadata[k];
+        delete o.spec?.clusterIP;
+        delete o.spec?.clusterIPs;
+        for (const port of o.spec?.ports ?? []) delete port.nodePort;
+        out[what] = o;
+      }
+      return out;
+    };
+    for (const [version, ns] of [
+      ['1.27', 'imperative-json'],
+      ['1.33', 'imperative-protobuf'],
+    ] as const) {
+      for (const args of commands(ns)) await ok(version, args);
+    }
+    expect(await objects('imperative-protobuf')).toEqual(await objects('imperative-json'));
+  });
 
   describe.each(versions)('%s', (version) => {
     const ns = `shop-${version.replace('.', '')}`;

@@ -31,6 +31,7 @@ import { encodeBody, transform } from './encode.ts';
 import { negotiate, type ResponseFormat } from './negotiation.ts';
 import { type Operation, operationOf } from './operations.ts';
 import type { ApiPath } from './paths.ts';
+import { decodeProtobufDeleteOptions, decodeProtobufObject, protobufMediaType } from './protobuf.ts';
 import {
   deleteOptionsOf,
   includeObjectOf,
@@ -54,7 +55,7 @@ export type HttpContext = {
 
 type ResourcePath = Extract<ApiPath, { kind: 'collection' | 'object' }>;
 
-const objectMediaTypes = ['application/json', 'application/yaml'];
+const objectMediaTypes = ['application/json', 'application/yaml', protobufMediaType];
 const patchMediaTypes: Readonly<Record<string, PatchType>> = {
   'application/json-patch+json': 'json',
   'application/merge-patch+json': 'merge',
@@ -67,6 +68,10 @@ function mediaType(req: FastifyRequest): string {
   return parseAccept(header)[0]?.type ?? 'application/json';
 }
 
+function bodyBytes(req: FastifyRequest): Uint8Array {
+  return Buffer.isBuffer(req.body) ? req.body : new Uint8Array();
+}
+
 function bodyText(req: FastifyRequest): string {
   const body = req.body;
   return Buffer.isBuffer(body) ? body.toString('utf8') : '';
@@ -74,6 +79,7 @@ function bodyText(req: FastifyRequest): string {
 
 function objectBody(req: FastifyRequest): unknown {
   const type = mediaType(req);
+  if (type === protobufMediaType) return decodeProtobufObject(bodyBytes(req));
   const text = bodyText(req);
   switch (type) {
     case 'application/json':
@@ -97,6 +103,9 @@ function patchBody(req: FastifyRequest): { readonly patchType: PatchType; readon
 }
 
 function deleteBody(req: FastifyRequest): DeleteOptions {
+  if (mediaType(req) === protobufMediaType && bodyBytes(req).length > 0) {
+    return decodeDeleteOptions(decodeProtobufDeleteOptions(bodyBytes(req)));
+  }
   const text = bodyText(req);
   if (text.trim() === '') return {};
   return decodeDeleteOptions(
