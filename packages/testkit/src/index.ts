@@ -12,6 +12,20 @@ export { FakeNodeProcess } from './fake-nodes/fake-node-process.ts';
 export { FakeNodes } from './fake-nodes/fake-nodes.ts';
 export type { FakeNodesConfig, FakeNodesProtocol, FakeNodesSummary } from './fake-nodes/protocol.ts';
 export { defaultFakeNodesConfig, fakeNodeName, fakeNodesActorName } from './fake-nodes/protocol.ts';
+export type { BackendKind, HostBackend, MemberLaunch } from './faults/backend.ts';
+export { backendKinds } from './faults/backend.ts';
+export type { ChaosClusterOptions } from './faults/chaos-cluster.ts';
+export { ChaosCluster } from './faults/chaos-cluster.ts';
+export type { DockerAvailability } from './faults/containers/docker.ts';
+export { dockerAvailability, startDockerd } from './faults/containers/docker.ts';
+export type {
+  FaultApi,
+  FaultKind,
+  FaultRecord,
+  PartitionOptions,
+  RestartOptions,
+} from './faults/fault-api.ts';
+export { PartitionTable } from './faults/partition-table.ts';
 export * from './linearizability/index.ts';
 export type { NatsCluster, NatsServer, StartNatsOptions } from './nats.ts';
 export { natsServerBinary, startNats } from './nats.ts';
@@ -26,7 +40,7 @@ export { RaftCluster } from './raft/raft-cluster.ts';
 export type { StoreClusterOptions, StoreMemberConfig } from './store/store-cluster.ts';
 export { StoreCluster } from './store/store-cluster.ts';
 export { tempDir } from './tmp.ts';
-export type { KvWorkloadOptions } from './workloads/kv-workload.ts';
+export type { KvOutcome, KvWorkloadOptions } from './workloads/kv-workload.ts';
 export { runKvWorkload } from './workloads/kv-workload.ts';
 export type { RecordedEvent } from './workloads/watch-recorder.ts';
 export { WatchRecorder } from './workloads/watch-recorder.ts';

@@ -1,6 +1,13 @@
 // A store member process for tests, chaos runs and benchmarks: a StoreMember (MVCC on
 // LMDB, replicated by Raft) serving on NATS. Configured by the JSON in FLOTILLA_STORE_CONFIG.
-import { ActorSystem, createLogger, createRegistry, exitOnSignals } from '@flotilla/actor';
+import {
+  ActorSystem,
+  createLogger,
+  createRegistry,
+  exitOnSignals,
+  failpointsArmed,
+  serveFailpoints,
+} from '@flotilla/actor';
 import { StoreMember } from '@flotilla/store';
 import type { StoreMemberConfig } from './store-cluster.ts';
 
@@ -15,6 +22,9 @@ const system = await ActorSystem.connect({
   name: `store-${config.id}`,
   pingIntervalMs: 1_000,
 });
+// Chaos runs start members with FLOTILLA_FAILPOINTS; the harness switches them through this.
+const failpoints = failpointsArmed ? serveFailpoints(system, `${config.clusterId}.${config.id}`) : undefined;
+await failpoints?.ready;
 const member = await StoreMember.open({
   id: config.id,
   clusterId: config.clusterId,
@@ -33,6 +43,7 @@ const member = await StoreMember.open({
 });
 await member.ready();
 exitOnSignals(async () => {
+  await failpoints?.stop(1_000);
   await member.stop();
   await system.shutdown({ timeoutMs: 2_000 });
 }, log);
