@@ -128,6 +128,9 @@ function warn(reply: FastifyReply, warnings: readonly string[]): void {
  * as Kubernetes writes them.
  */
 export function sendStatusError(reply: FastifyReply, err: StatusError): void {
+  // Clients (client-go, kubectl) wait and retry when told how long (Kubernetes sends it too).
+  const retryAfter = err.status.details?.retryAfterSeconds;
+  if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
   reply
     .code(err.status.code)
     .header('Content-Type', 'application/json')

@@ -6,6 +6,7 @@
  * round trip, and the decision is made again (Kubernetes' GuaranteedUpdate). A client
  * that sent a resourceVersion gets 409 instead, from its decide function.
  */
+import { backoffDelayMs, sleep } from '@flotilla/actor';
 import type { KubeObject, Service } from '@flotilla/api';
 import { conflict, groupResourceOf, jsonEqual, optimisticLockMessage } from '@flotilla/api';
 import type { Compare, RequestOp } from '@flotilla/store';
@@ -41,6 +42,8 @@ function jsonOf(obj: KubeObject): unknown {
 export function sameStored(next: KubeObject, current: KubeObject): boolean {
   return jsonEqual(jsonOf(next), jsonOf(current));
 }
+
+const conflictBackoff = { initialMs: 5, maxMs: 200, multiplier: 2, jitter: 0.5 };
 
 const isServices = (ref: ObjectRef): boolean => ref.info.group === '' && ref.info.plural === 'services';
 
@@ -125,6 +128,8 @@ export async function guaranteedUpdate(
       throw conflict(groupResourceOf(ref.info), ref.name, optimisticLockMessage);
     }
     ctx.metrics.conflictRetries.inc({ resource: ref.info.plural });
+    // Writers racing for one object (or one allocator bitmap) spread out after a few rounds.
+    if (attempt >= 2) await sleep(backoffDelayMs(attempt - 2, conflictBackoff));
     // The failed txn read the latest object: it needs no confirming.
     const kv = rangeResponse(outcome, 0)?.[0];
     current = kv === undefined ? undefined : ctx.store.decode(kv);

@@ -7,6 +7,7 @@
  * https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run
  */
 import { randomBytes } from 'node:crypto';
+import { backoffDelayMs, sleep } from '@flotilla/actor';
 import type {
   Binding,
   DecodeTarget,
@@ -46,6 +47,7 @@ import {
   readyToRemove,
   scaleOf,
   scaleSchema,
+  serviceUnavailable,
   staleResourceVersion,
   subresourceOf,
   successStatus,
@@ -86,6 +88,9 @@ export type UpdateSubresource = 'status' | 'scale' | 'finalize';
 
 /** Attempts at a free name when generateName's random suffix is taken. */
 export const maxGenerateNameAttempts = 8;
+/** Plans of a new Service's addresses, when other Services keep changing the bitmaps meanwhile. */
+export const maxAllocationRetries = 64;
+const allocationBackoff = { initialMs: 5, maxMs: 200, multiplier: 2, jitter: 0.5 };
 
 const scaleTarget: DecodeTarget = { group: 'autoscaling', version: 'v1', kind: 'Scale', schema: scaleSchema };
 const bindingTarget: DecodeTarget = { group: '', version: 'v1', kind: 'Binding', schema: bindingSchema };
@@ -160,7 +165,9 @@ export async function createObject(
   if (info.namespaced && ref.namespace !== undefined && info.plural !== 'namespaces') {
     await checkNamespaceOpen(ctx, info, defaulted.metadata.name ?? '', ref.namespace);
   }
-  for (let attempt = 0; ; attempt++) {
+  let nameAttempts = 0;
+  let allocationAttempts = 0;
+  for (;;) {
     let object = prepareForCreate(info, defaulted, {
       uid: ctx.newUid(),
       nowMs: ctx.nowMs(),
@@ -206,13 +213,19 @@ export async function createObject(
     if (exists) {
       const generated = !defaulted.metadata.name && defaulted.metadata.generateName;
       if (!generated) throw alreadyExists(groupResourceOf(info), name);
-      if (attempt + 1 >= maxGenerateNameAttempts) throw generateNameConflict(groupResourceOf(info), name, 1);
+      nameAttempts += 1;
+      if (nameAttempts >= maxGenerateNameAttempts) throw generateNameConflict(groupResourceOf(info), name, 1);
       continue;
     }
     if (!namespaceExists) throw notFound({ group: '', resource: 'namespaces' }, ref.namespace ?? '');
-    // An allocator bitmap changed under us: plan again.
-    if (attempt >= ctx.maxConflictRetries) throw alreadyExists(groupResourceOf(info), name);
+    // An allocator bitmap changed under us (another Service took or freed an address): plan
+    // again, after a short random pause so that racing replicas spread out.
+    allocationAttempts += 1;
+    if (allocationAttempts > maxAllocationRetries) {
+      throw serviceUnavailable('too many concurrent changes of Service addresses; try again', 1);
+    }
     ctx.metrics.conflictRetries.inc({ resource: info.plural });
+    await sleep(backoffDelayMs(allocationAttempts - 1, allocationBackoff));
   }
 }
 

@@ -17,6 +17,7 @@ import {
   CompactedError,
   FutureRevisionError,
   RequestTooLargeError,
+  ResultNotKeptError,
   StoreUnavailableError,
   ValueTooLargeError,
 } from '@flotilla/store';
@@ -66,6 +67,13 @@ export function statusOfStoreError(err: unknown, maxObjectBytes: number): Status
   }
   if (err instanceof ValueTooLargeError || err instanceof RequestTooLargeError) {
     return requestEntityTooLarge(maxObjectBytes);
+  }
+  if (err instanceof ResultNotKeptError) {
+    // A retried write was applied, but its answer (which branch of the txn ran) is lost.
+    return timeout(
+      'the write was retried after a store timeout and its outcome is unknown',
+      retryAfterSeconds,
+    );
   }
   if (err instanceof DeadlineExceededError) {
     return timeout('request did not complete within the store deadline', retryAfterSeconds);
