@@ -503,3 +503,32 @@ describe('Service addresses', () => {
 const jsonType = { 'Content-Type': 'application/json' };
 const yamlType = { 'Content-Type': 'application/yaml' };
 const mergeType = { 'Content-Type': 'application/merge-patch+json' };
+
+describe('store failover', () => {
+  it('keeps serving writes and watches when the store leader is SIGKILLed', async () => {
+    const list = await api.get<KubeList<ConfigMap>>(`${cmPath()}?labelSelector=failover%3Dyes`);
+    const watching = readWatch(
+      `${cp.url}${cmPath()}?watch=1&labelSelector=failover%3Dyes&resourceVersion=${list.body.metadata.resourceVersion}`,
+      (e) => e.length >= 3,
+      60_000,
+    );
+    await api.request('POST', cmPath(), configMap('fo-0', {}, { failover: 'yes' }));
+    const leader = await cp.store.waitForLeader();
+    await cp.store.kill(leader);
+    try {
+      // The API server's store client waits out the election (its deadline is 10 s).
+      for (const name of ['fo-1', 'fo-2']) {
+        const made = await api.request('POST', cmPath(), configMap(name, {}, { failover: 'yes' }));
+        expect(made.code, JSON.stringify(made.body)).toBe(201);
+      }
+      const events = await watching;
+      expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+        'ADDED fo-0',
+        'ADDED fo-1',
+        'ADDED fo-2',
+      ]);
+    } finally {
+      await cp.store.restart(leader);
+    }
+  });
+});

@@ -70,9 +70,9 @@ function readModeOf(options: ListOptions, paged: boolean): { mode: ReadMode; atL
 }
 
 /**
- * A list of a collection, filtered by selectors, cut at `limit` objects (or the byte
- * budget) with a continue token. The store is read in pages sized by the PageSizer so that
- * no store reply outgrows a NATS message.
+ * A list of a collection, filtered by selectors, cut at `limit` objects (or the reply's
+ * byte budget) with a continue token. The store is read in pages sized by the resource's
+ * size record (paging.ts), so that no store reply outgrows a NATS message.
  */
 export async function listObjects(
   ctx: RegistryContext,
