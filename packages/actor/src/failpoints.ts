@@ -31,7 +31,7 @@ export const failpointNames = [
   'raft.snapshotSend',
   /** A received snapshot is whole on disk and about to replace the state machine. */
   'raft.snapshotInstall',
-  /** A deliberately broken build: the leader answers a put before it reaches any WAL. */
+  /** A deliberately broken build: the leader answers a put at once and proposes it 50 ms later. */
   'store.ackBeforeSync',
   /** A deliberately broken build: linearizable reads are served without ReadIndex. */
   'store.readWithoutReadIndex',

@@ -53,6 +53,8 @@ export interface StoreMemberOptions {
 }
 
 const snapshotChunkBytes = 256 * 1024;
+/** How long the broken build `store.ackBeforeSync` holds an acknowledged put before proposing it. */
+const ackBeforeSyncLagMs = 50;
 
 /**
  * One member of the store: the MVCC state machine on LMDB, replicated by a RaftNode, with
@@ -211,8 +213,12 @@ export class StoreMember {
           failpointEnabled('store.ackBeforeSync')
         ) {
           // A deliberately broken build for chaos tests to catch (lost acknowledged writes): the
-          // put is answered as soon as it is proposed, before any WAL holds it.
-          this.propose(req.command, timeoutMs).catch(() => undefined);
+          // put is answered at once and proposed a moment later, so a crash loses what was
+          // acknowledged in between, as a WAL that answers before it syncs loses its tail.
+          setTimeout(
+            () => void this.propose(req.command, timeoutMs).catch(() => undefined),
+            ackBeforeSyncLagMs,
+          );
           return {
             header: this.header(),
             result: { kind: 'put' as const, revision: this.mvcc.revision + 1 },
