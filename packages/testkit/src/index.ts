@@ -1,3 +1,18 @@
+export { parseDuration } from './chaos/duration.ts';
+export type { KvChaosWorkloadOptions } from './chaos/kv-chaos-workload.ts';
+export { eventsUpTo, KvChaosWorkload } from './chaos/kv-chaos-workload.ts';
+export type { LeaderSample } from './chaos/monitor.ts';
+export { ClusterMonitor } from './chaos/monitor.ts';
+export type { ProbeOptions, ProbeResult } from './chaos/probe.ts';
+export { MemberProbe } from './chaos/probe.ts';
+export type { ChaosReport, FaultSummary, UnavailabilityWindow } from './chaos/report.ts';
+export { buildReport, formatSummary, unavailabilityWindows } from './chaos/report.ts';
+export type { ChaosRunOptions } from './chaos/run.ts';
+export { runChaos, seededRandom, writeReport } from './chaos/run.ts';
+export type { Scenario, ScenarioContext } from './chaos/scenarios.ts';
+export { scenarioNamed, scenarios } from './chaos/scenarios.ts';
+export { timelineSvg } from './chaos/svg.ts';
+export type { ChaosWorkload, OperationOutcome, WorkloadCheck } from './chaos/workload.ts';
 export { cleanupAll, registerCleanup } from './cleanup.ts';
 export type {
   ApiServerProcess,

@@ -13,7 +13,19 @@ export interface KvWorkloadOptions {
   readonly casRatio?: number;
   /** Stop after this many operations per client, even if not stopped before. */
   readonly maxOperationsPerClient?: number;
+  /** Hears how each operation ended, as it ends (for timelines). */
+  readonly observe?: (outcome: KvOutcome) => void;
+  /** Prefix of the client ids recorded in the history (default none: clients are 0, 1, ...). */
+  readonly clientPrefix?: string;
 }
+
+/** One operation's end, for timelines: when it was called and ended, and how. */
+export type KvOutcome = {
+  readonly kind: KvInput['kind'];
+  readonly result: 'ok' | 'failed' | 'unknown';
+  readonly callMs: number;
+  readonly endMs: number;
+};
 
 /**
  * The register and compare-and-swap workload: each client loops over get, put and CAS
@@ -32,9 +44,13 @@ export function runKvWorkload(
   const casRatio = options.casRatio ?? 0.3;
   const maxOps = options.maxOperationsPerClient ?? 1_000_000;
   const keyOf = (i: number) => `${options.keyPrefix}${i}`;
-  const loops = clients.map(async (client, c) => {
+  const observe = options.observe;
+  const loops = clients.map(async (client, index) => {
+    const c = options.clientPrefix === undefined ? index : `${options.clientPrefix}${index}`;
+    const ended = (kind: KvInput['kind'], result: KvOutcome['result'], callMs: number) =>
+      observe?.({ kind, result, callMs, endMs: performance.now() });
     const seen = new Map<string, string | null>();
-    let rnd = (c + 1) * 2654435761;
+    let rnd = (index + 1) * 2654435761;
     const random = () => {
       rnd = (Math.imul(rnd, 48271) + 11) >>> 0;
       return rnd / 2 ** 32;
@@ -44,18 +60,22 @@ export function runKvWorkload(
       const r = random();
       if (r < getRatio) {
         const call = history.invoke(c, { kind: 'get', key });
+        const callMs = performance.now();
         try {
           const kv = await client.get(key);
           const value = kv ? bytesToString(kv.value) : null;
           seen.set(key, value);
           call.complete({ kind: 'get', value });
+          ended('get', 'ok', callMs);
         } catch {
           call.fail(); // a read that failed changed nothing
+          ended('get', 'failed', callMs);
         }
       } else if (r < getRatio + casRatio) {
         const expected = seen.get(key) ?? null;
         const value = `c${c}-${n}`;
         const call = history.invoke(c, { kind: 'cas', key, expected, value });
+        const callMs = performance.now();
         try {
           const k = toBytes(key);
           const res = await client.txn({
@@ -69,20 +89,27 @@ export function runKvWorkload(
           });
           if (res.succeeded) seen.set(key, value);
           call.complete({ kind: 'cas', succeeded: res.succeeded });
+          ended('cas', 'ok', callMs);
         } catch (err) {
-          if (isRefusal(err)) call.fail();
+          const refused = isRefusal(err);
+          if (refused) call.fail();
           else call.unknown();
+          ended('cas', refused ? 'failed' : 'unknown', callMs);
         }
       } else {
         const value = `p${c}-${n}`;
         const call = history.invoke(c, { kind: 'put', key, value });
+        const callMs = performance.now();
         try {
           await client.put(key, value);
           seen.set(key, value);
           call.complete({ kind: 'put' });
+          ended('put', 'ok', callMs);
         } catch (err) {
-          if (isRefusal(err)) call.fail();
+          const refused = isRefusal(err);
+          if (refused) call.fail();
           else call.unknown();
+          ended('put', refused ? 'failed' : 'unknown', callMs);
         }
       }
       // Yield now and then so that the fault loop and watchers get the event loop.

@@ -1,0 +1,141 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Logger, silentLogger } from '@flotilla/actor';
+import type { BackendKind } from '../faults/backend.ts';
+import { ChaosCluster, type ChaosClusterOptions } from '../faults/chaos-cluster.ts';
+import { KvChaosWorkload, type KvChaosWorkloadOptions } from './kv-chaos-workload.ts';
+import { ClusterMonitor } from './monitor.ts';
+import { buildReport, type ChaosReport } from './report.ts';
+import { type Scenario, type ScenarioContext, scenarioNamed } from './scenarios.ts';
+import { timelineSvg } from './svg.ts';
+
+export type ChaosRunOptions = {
+  readonly scenario: Scenario | string;
+  readonly backend?: BackendKind;
+  /** How long the scenario injects faults (the run takes longer: setup, recovery, checks). */
+  readonly durationMs: number;
+  /** The fault schedule's seed (random when absent; the report gives it). */
+  readonly seed?: number;
+  /** Cluster settings over the scenario's (timers, failpoints active from every start, ...). */
+  readonly cluster?: Partial<ChaosClusterOptions>;
+  readonly workload?: KvChaosWorkloadOptions;
+  /** Load kept running once every fault is undone, to see the cluster serve again. */
+  readonly settleMs?: number;
+  readonly log?: Logger;
+};
+
+/** A small, fast, seeded generator (mulberry32): the fault schedule of a seed replays. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * Run one scenario: start a cluster, drive the workload through the scenario's faults for
+ * `durationMs`, undo every fault, let the load run a little longer, stop it, and check
+ * everything (the workload's checks and the scenario's own). Violations are in the
+ * report, not thrown; an error of the harness itself (a cluster that will not start) is thrown.
+ */
+export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
+  const scenario = typeof options.scenario === 'string' ? scenarioNamed(options.scenario) : options.scenario;
+  const backend = options.backend ?? 'netns';
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const log = (options.log ?? silentLogger()).child({ component: 'chaos', scenario: scenario.name, seed });
+  const clusterOptions: ChaosClusterOptions = { ...scenario.cluster, ...options.cluster, backend, log };
+  const cluster = await ChaosCluster.start(clusterOptions);
+  const violations: string[] = [];
+  const notes: string[] = [];
+  const workload = new KvChaosWorkload(cluster, options.workload);
+  const monitor = new ClusterMonitor(cluster);
+  try {
+    monitor.start();
+    const random = seededRandom(seed);
+    const ctx: ScenarioContext = {
+      cluster,
+      workload,
+      monitor,
+      log,
+      deadlineMs: Number.POSITIVE_INFINITY,
+      random,
+      violation: (text) => {
+        log.warn({ violation: text }, 'violation');
+        violations.push(text);
+      },
+      note: (text) => notes.push(text),
+    };
+    await scenario.prepare?.(ctx);
+    const startedAt = new Date();
+    const t0 = performance.now();
+    await workload.start();
+    const deadlineMs = t0 + options.durationMs;
+    try {
+      await scenario.run({ ...ctx, deadlineMs });
+    } catch (err) {
+      violations.push(`the scenario failed: ${err instanceof Error ? err.message : String(err)}`);
+      log.error({ err }, 'scenario failed');
+    }
+    const healedAt = await undoEverything(cluster);
+    await delay(options.settleMs ?? 2_000);
+    await workload.stop();
+    const t1 = performance.now();
+    await monitor.stop();
+    await cluster.waitForLeader(30_000).catch(() => undefined);
+    const checked = await workload.check();
+    violations.push(...checked.violations);
+    return buildReport({
+      scenario: scenario.name,
+      backend,
+      seed,
+      startedAt,
+      requestedMs: options.durationMs,
+      t0,
+      t1,
+      healedAt,
+      outcomes: workload.outcomes(),
+      faults: cluster.faults,
+      leaders: monitor.leaders,
+      violations,
+      notes,
+      members: cluster.members,
+      timers: {
+        tickMs: clusterOptions.tickMs ?? 100,
+        electionTicks: clusterOptions.electionTicks ?? 10,
+      },
+      checks: checked.details,
+    });
+  } finally {
+    await monitor.stop();
+    await workload.stop().catch(() => undefined);
+    await cluster.stop();
+  }
+}
+
+/** Heal the network, thaw and restart whatever is down; returns when that was done. */
+async function undoEverything(cluster: ChaosCluster): Promise<number> {
+  await cluster.heal();
+  for (const m of cluster.members) {
+    await cluster.resume(m);
+    await cluster.clearFailpoint(m).catch(() => undefined);
+  }
+  const healedAt = performance.now();
+  for (const m of cluster.members) {
+    if (!(await cluster.isRunning(m))) await cluster.restart(m);
+  }
+  return healedAt;
+}
+
+/** Write `<dir>/<scenario>-<backend>-<time>.json` and `.svg`; returns their paths. */
+export function writeReport(report: ChaosReport, dir: string): { json: string; svg: string } {
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `${report.scenario}-${report.backend}-${report.startedAt.replace(/[:.]/g, '-')}`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${base}.svg`, timelineSvg(report));
+  return { json: `${base}.json`, svg: `${base}.svg` };
+}

@@ -1,0 +1,59 @@
+// Every chaos scenario against the store, the same on every backend: the run must find no
+// violation (linearizable, gap-free ordered watches, equal hashes, no acknowledged write lost,
+// the scenario's own checks) and must have done what it claims (faults really happened).
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import type { ChaosReport } from '../src/chaos/report.ts';
+import { formatSummary } from '../src/chaos/report.ts';
+import { runChaos, writeReport } from '../src/chaos/run.ts';
+import { scenarios } from '../src/chaos/scenarios.ts';
+import type { BackendKind } from '../src/faults/backend.ts';
+
+/**
+ * Seconds of faults per scenario. CI runs them short (see docs/testing.md for what all of
+ * them cost); FLOTILLA_CHAOS_SECONDS=60 runs the full length.
+ */
+export const chaosSeconds = Number(process.env.FLOTILLA_CHAOS_SECONDS ?? 12);
+/** Reports land where scripts/test keeps its output, for a look after a failure. */
+export const reportDir = fileURLToPath(new URL('../../../.test-output/chaos', import.meta.url));
+
+/** What each scenario must have done for its pass to mean anything. */
+const didWhatItClaims: Record<string, (r: ChaosReport) => void> = {
+  'leader-kill-loop': (r) => expect(r.leaderKills.count).toBeGreaterThanOrEqual(1),
+  'minority-partition': (r) =>
+    expect(r.faults.filter((f) => f.kind === 'isolate').length).toBeGreaterThanOrEqual(1),
+  'leader-isolated': (r) =>
+    expect(r.faults.filter((f) => f.kind === 'isolate' && f.leader).length).toBeGreaterThanOrEqual(1),
+  'flapping-partitions': (r) =>
+    expect(
+      r.faults.filter((f) => f.kind === 'partition' || f.kind === 'isolate').length,
+    ).toBeGreaterThanOrEqual(3),
+  'leader-pause': (r) => {
+    expect(r.faults.filter((f) => f.kind === 'pause' && f.leader).length).toBeGreaterThanOrEqual(1);
+    expect(r.leaderChanges).toBeGreaterThanOrEqual(1);
+  },
+  'snapshot-transfer-kill': (r) => {
+    expect(r.faults.filter((f) => f.kind === 'failpoint').length).toBeGreaterThanOrEqual(1);
+    expect(r.faults.filter((f) => f.kind === 'kill').length).toBeGreaterThanOrEqual(2);
+  },
+  'rolling-restart': (r) =>
+    expect(r.faults.filter((f) => f.kind === 'restart').length).toBeGreaterThanOrEqual(r.members.length),
+  'replace-member': (r) =>
+    expect(r.faults.filter((f) => f.kind === 'membership').length).toBeGreaterThanOrEqual(1),
+  'lose-quorum': (r) => expect(r.faults.filter((f) => f.kind === 'restore').length).toBeGreaterThanOrEqual(1),
+};
+
+export function chaosScenarioTests(backend: BackendKind): void {
+  for (const scenario of scenarios) {
+    it(`${scenario.name}: no violation in ${chaosSeconds} s`, {
+      timeout: chaosSeconds * 1_000 + 240_000,
+    }, async () => {
+      const report = await runChaos({ scenario, backend, durationMs: chaosSeconds * 1_000 });
+      const files = writeReport(report, reportDir);
+      const summary = `${formatSummary(report)}\nreport: ${files.json}`;
+      expect(report.violations, summary).toEqual([]);
+      expect(report.operations.ok, summary).toBeGreaterThan(100);
+      didWhatItClaims[scenario.name]?.(report);
+    });
+  }
+}
