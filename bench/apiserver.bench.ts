@@ -30,7 +30,7 @@ async function call(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   await res.arrayBuffer();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status}`);
+  if (res.status >= 300) throw new CallFailed(method, path, res.status);
   return res.status;
 }
 
@@ -63,7 +63,7 @@ async function namespace(name: string): Promise<void> {
 async function mutatingAtRate(ns: string, rate: number, seconds: number) {
   const total = Math.round(rate * seconds);
   const latencies: Record<string, number[]> = { create: [], patch: [], delete: [] };
-  let failures = 0;
+  const failures = new Map<string, number>();
   const started = performance.now();
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -93,8 +93,9 @@ async function mutatingAtRate(ns: string, rate: number, seconds: number) {
       try {
         await op();
         latencies[verb]?.push(performance.now() - t);
-      } catch {
-        failures += 1;
+      } catch (err) {
+        const code = err instanceof CallFailed ? String(err.status) : 'network';
+        failures.set(code, (failures.get(code) ?? 0) + 1);
       }
     });
   }
@@ -107,6 +108,29 @@ async function mutatingAtRate(ns: string, rate: number, seconds: number) {
 
 /** Retries a create that the server could not take (503/504 while the store elects a leader). */
 const maxCreateAttempts = 5;
+
+/** The floor: puts of a pod-sized value straight to the store, at the same rate, from this process. */
+async function storePutsAtRate(rate: number, seconds: number): Promise<number[]> {
+  const store = await cp.storeClient();
+  const value = JSON.stringify(pod('floor'));
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 0) await delay(wait);
+    inflight.push(
+      (async () => {
+        const t = performance.now();
+        await store.put(`/bench/floor/${i % 100}`, value);
+        latencies.push(performance.now() - t);
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  return latencies.sort((a, b) => a - b);
+}
 
 async function populate(
   ns: string,
@@ -229,6 +253,7 @@ await namespace('rate-high');
 await namespace('listing');
 await namespace('watching');
 await mutatingAtRate('rate-low', lowRate, 3); // warm-up: connections, JIT, OpenAPI caches
+const floor = await storePutsAtRate(lowRate, rateSeconds);
 const low = await mutatingAtRate('rate-low', lowRate, rateSeconds);
 const high = await mutatingAtRate('rate-high', highRate, rateSeconds);
 const populated = await populate('listing', listPods);
@@ -245,6 +270,13 @@ console.log(
 );
 printTable([
   ['measure', 'p50', 'p99', 'Kubernetes SLO', 'note'],
+  [
+    `store put at ${lowRate}/s (the floor)`,
+    p(floor, 50),
+    p(floor, 99),
+    '',
+    'a pod-sized value, straight to the store',
+  ],
   ...[
     [`mutating calls at ${lowRate}/s`, low] as const,
     [`mutating calls at ${highRate}/s`, high] as const,
@@ -254,7 +286,9 @@ printTable([
       p(r.all, 50),
       p(r.all, 99),
       'p99 <= 1,000 ms',
-      `${r.all.length} calls in ${fmt(r.seconds)} s, ${r.failures} failed`,
+      `${r.all.length} calls in ${fmt(r.seconds)} s, ${
+        r.failures.size === 0 ? 'none failed' : [...r.failures].map(([c, n]) => `${n} got ${c}`).join(', ')
+      }`,
     ],
     ...(['create', 'patch', 'delete'] as const).map((verb) => [
       `  ${verb}`,
