@@ -18,6 +18,14 @@ const watchEvents = Number(process.env.BENCH_WATCH_EVENTS ?? 300);
 const cp = await ControlPlane.start({ logLevel: 'warn' });
 const base = cp.url;
 
+class CallFailed extends Error {
+  readonly status: number;
+  constructor(method: string, path: string, status: number) {
+    super(`${method} ${path}: ${status}`);
+    this.status = status;
+  }
+}
+
 async function call(
   method: string,
   path: string,
