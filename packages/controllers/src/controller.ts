@@ -11,6 +11,9 @@ import { Counter, Histogram } from 'prom-client';
 import { NotLeaderError } from './errors.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue/work-queue.ts';
 
+/** Longest run of back-to-back reconciles by one worker before the event loop gets a turn. */
+const maxWorkerSliceMs = 10;
+
 export type ReconcileResult =
   | { readonly kind: 'done' }
   | { readonly kind: 'requeueAfter'; readonly delayMs: number };
@@ -126,7 +129,14 @@ export class Controller {
   }
 
   private async work(): Promise<void> {
+    let sliceStart = performance.now();
     for (;;) {
+      // Reconciles that only read the cache chain through microtasks: give the event loop
+      // a turn now and then so I/O (lease renewals above all) is never starved.
+      if (performance.now() - sliceStart >= maxWorkerSliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
       const key = await this.queue.get();
       if (key === undefined) return;
       const started = performance.now();

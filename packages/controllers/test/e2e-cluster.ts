@@ -71,8 +71,18 @@ export class E2eCluster {
     });
   }
 
-  fakeNodes(config: Partial<FakeNodesConfig> & { readonly name: string }): Promise<FakeNodeProcess> {
-    return FakeNodeProcess.start(this.plane, config);
+  private readonly nodeProcesses: FakeNodeProcess[] = [];
+
+  async fakeNodes(config: Partial<FakeNodesConfig> & { readonly name: string }): Promise<FakeNodeProcess> {
+    const nodes = await FakeNodeProcess.start(this.plane, config);
+    this.nodeProcesses.push(nodes);
+    return nodes;
+  }
+
+  /** Fake nodes first (their connections close while NATS still runs), then the control plane. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodeProcesses.map((n) => n.close()));
+    await this.plane.stop();
   }
 
   /** The identity holding a Lease in kube-system ('' when free or missing). */

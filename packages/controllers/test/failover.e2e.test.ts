@@ -26,7 +26,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.plane.stop();
+  await cluster?.stop();
 });
 
 const deployments = () => cluster.api.resource<Deployment>(deploymentsResource);

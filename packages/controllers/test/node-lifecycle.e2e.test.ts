@@ -29,7 +29,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.plane.stop();
+  await cluster?.stop();
 });
 
 const pods = () => cluster.api.resource<Pod>(podsResource);

@@ -24,7 +24,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.plane.stop();
+  await cluster?.stop();
 });
 
 const pods = () => cluster.api.resource<Pod>(podsResource);

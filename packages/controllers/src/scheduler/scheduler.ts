@@ -52,6 +52,8 @@ export type SchedulerOptions = {
 /** Kubernetes' minFeasibleNodesToFind and minFeasibleNodesPercentageToFind. */
 const minFeasibleNodesToFind = 100;
 const minFeasibleNodesPercentage = 5;
+/** Longest run of back-to-back scheduling cycles before the event loop gets a turn. */
+const maxSchedulingSliceMs = 10;
 /** How often parked pods are checked against maxUnschedulableMs (Kubernetes flushes every 30 s). */
 const unschedulableFlushPeriodMs = 30_000;
 
@@ -289,7 +291,14 @@ export class Scheduler {
   }
 
   private async run(): Promise<void> {
+    let sliceStart = performance.now();
     while (!this.stopped) {
+      // Ready pods come out of the queue without a pause; hand the event loop back now
+      // and then so binding answers, lease renewals and watch events are not held up.
+      if (performance.now() - sliceStart >= maxSchedulingSliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
       if (this.bindsInFlight >= this.maxBindsInFlight) {
         await new Promise<void>((resolve) => {
           this.bindSlot = resolve;

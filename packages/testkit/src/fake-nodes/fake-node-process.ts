@@ -2,7 +2,6 @@
  * Fake nodes as a process of a test's control plane: started with ControlPlane.startProcess,
  * steered through their actor (silence a node, read counts), SIGKILLed like any process.
  */
-
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type ActorRef, ActorSystem, silentLogger } from '@flotilla/actor';
@@ -24,12 +23,14 @@ const mainScript = fileURLToPath(new URL('./main.ts', import.meta.url));
 export class FakeNodeProcess {
   readonly process: ManagedProcess;
   readonly config: FakeNodesConfig;
+  private readonly system: ActorSystem;
   private readonly actor: ActorRef<FakeNodesProtocol>;
 
-  private constructor(process: ManagedProcess, config: FakeNodesConfig, actor: ActorRef<FakeNodesProtocol>) {
+  private constructor(process: ManagedProcess, config: FakeNodesConfig, system: ActorSystem) {
     this.process = process;
     this.config = config;
-    this.actor = actor;
+    this.system = system;
+    this.actor = system.ref(fakeNodesActorName(process.spec.env?.FLOTILLA_CLUSTER_ID ?? '', config.name));
   }
 
   /** Starts the process and waits until every node is registered. */
@@ -42,7 +43,7 @@ export class FakeNodeProcess {
     const process = plane.startProcess({
       name: `fake-nodes-${full.name}`,
       script: mainScript,
-      env: { [fakeNodesConfigEnvVar]: JSON.stringify(full) },
+      env: { [fakeNodesConfigEnvVar]: JSON.stringify(full), FLOTILLA_CLUSTER_ID: plane.clusterId },
     });
     const system = await ActorSystem.connect({
       servers: plane.nats.urls,
@@ -51,15 +52,8 @@ export class FakeNodeProcess {
       name: `fake-nodes-client-${full.name}`,
       pingIntervalMs: 1_000,
     });
-    registerCleanup({
-      name: `fake-nodes-client-${full.name}`,
-      run: () => system.shutdown({ timeoutMs: 500 }),
-    });
-    const handle = new FakeNodeProcess(
-      process,
-      full,
-      system.ref(fakeNodesActorName(plane.clusterId, full.name)),
-    );
+    const handle = new FakeNodeProcess(process, full, system);
+    registerCleanup({ name: `fake-nodes-client-${full.name}`, run: () => handle.close() });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!process.running) throw new Error(`fake nodes exited during start; see ${process.spec.logFile}`);
@@ -89,5 +83,17 @@ export class FakeNodeProcess {
   /** Stops (or resumes) the heartbeats and pod handling of these nodes. */
   setAlive(nodes: readonly string[], alive: boolean): Promise<FakeNodesSummary> {
     return this.actor.ask('setAlive', { nodes, alive }, { timeoutMs: 5_000 });
+  }
+
+  /**
+   * Closes this handle's NATS connection and kills the process. Call it before the NATS
+   * servers stop: a connection whose drain fails would otherwise keep reconnecting.
+   */
+  async close(): Promise<void> {
+    if (!this.system.nc.isClosed()) {
+      await this.system.shutdown({ timeoutMs: 500 });
+      if (!this.system.nc.isClosed()) await this.system.nc.close();
+    }
+    await this.process.kill();
   }
 }
