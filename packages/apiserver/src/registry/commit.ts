@@ -10,7 +10,7 @@ import { backoffDelayMs, sleep } from '@flotilla/actor';
 import type { KubeObject, Service } from '@flotilla/api';
 import { conflict, groupResourceOf, jsonEqual, optimisticLockMessage } from '@flotilla/api';
 import type { Compare, RequestOp } from '@flotilla/store';
-import { objectKey } from '../storage/keys.ts';
+import { objectKey, terminatingKey } from '../storage/keys.ts';
 import {
   keyBytes,
   linearizable,
@@ -44,6 +44,19 @@ export function sameStored(next: KubeObject, current: KubeObject): boolean {
 }
 
 const conflictBackoff = { initialMs: 5, maxMs: 200, multiplier: 2, jitter: 0.5 };
+
+const isNamespaces = (ref: ObjectRef): boolean => ref.info.group === '' && ref.info.plural === 'namespaces';
+
+/**
+ * The terminating marker follows the namespace in the same txn: present while it is
+ * marked for deletion, gone with it (creates in the namespace compare against it).
+ */
+function terminatingMarker(name: string, next: KubeObject | undefined): RequestOp[] {
+  const key = keyBytes(terminatingKey(name));
+  if (next === undefined) return [{ op: 'deleteRange', key }];
+  if (next.metadata.deletionTimestamp === undefined) return [];
+  return [{ op: 'put', key, value: keyBytes(next.metadata.uid ?? '') }];
+}
 
 const isServices = (ref: ObjectRef): boolean => ref.info.group === '' && ref.info.plural === 'services';
 
@@ -120,6 +133,7 @@ export async function guaranteedUpdate(
         recordSizeOp(ref.info, value.byteLength),
       );
     }
+    if (isNamespaces(ref)) writes.push(...terminatingMarker(ref.name, removing ? undefined : object));
     const outcome = await ctx.store.txn(compares, [...writes, ...ops], [{ op: 'range', key: keyBytes(key) }]);
     if (outcome.succeeded) {
       return { object: removing ? object : withResourceVersion(object, outcome.revision), removed: removing };

@@ -58,8 +58,8 @@ import {
   validateUpdate,
 } from '@flotilla/api';
 import type { Compare, RequestOp } from '@flotilla/store';
-import { namespaceKey, objectKey } from '../storage/keys.ts';
-import { keyBytes, rangeResponse, type StoredObject, serializable } from '../storage/object-store.ts';
+import { namespaceKey, objectKey, terminatingKey } from '../storage/keys.ts';
+import { keyBytes, rangeResponse, type StoredObject } from '../storage/object-store.ts';
 import { type Decision, guaranteedUpdate, sameStored } from './commit.ts';
 import {
   type CollectionRef,
@@ -111,15 +111,6 @@ function decodeBody<T extends KubeObject>(target: DecodeTarget, value: unknown, 
 const isServices = (info: ResourceInfo): boolean => info.group === '' && info.plural === 'services';
 const isEvents = (info: ResourceInfo): boolean => info.group === '' && info.plural === 'events';
 
-/** The namespace a namespaced create goes into must not be terminating (NamespaceLifecycle). */
-async function checkNamespaceOpen(ctx: RegistryContext, info: ResourceInfo, name: string, namespace: string) {
-  // Any member's view will do: a missing namespace is caught by the create txn itself.
-  const ns = await ctx.store.get(namespaceKey(namespace), serializable);
-  if (ns?.object.metadata.deletionTimestamp !== undefined) {
-    throw namespaceTerminating(groupResourceOf(info), name, namespace);
-  }
-}
-
 /** Fills the URL's namespace into a body, or refuses a body that names another. */
 function placeInNamespace<T extends KubeObject>(
   info: ResourceInfo,
@@ -162,9 +153,6 @@ export async function createObject(
     throw badRequest('resourceVersion should not be set on objects to be created');
   }
   const defaulted = applyDefaults(given);
-  if (info.namespaced && ref.namespace !== undefined && info.plural !== 'namespaces') {
-    await checkNamespaceOpen(ctx, info, defaulted.metadata.name ?? '', ref.namespace);
-  }
   let nameAttempts = 0;
   let allocationAttempts = 0;
   for (;;) {
@@ -179,13 +167,14 @@ export async function createObject(
     const key = objectKey(info, ref.namespace, name);
     const compares: Compare[] = [{ key: keyBytes(key), target: 'mod', modRevision: 0, result: '=' }];
     const ops: RequestOp[] = [];
-    if (info.namespaced && ref.namespace !== undefined) {
-      compares.push({
-        key: keyBytes(namespaceKey(ref.namespace)),
-        target: 'create',
-        createRevision: 0,
-        result: '>',
-      });
+    // NamespaceLifecycle in the txn itself: the namespace exists (a missing key's create
+    // revision reads as 0) and is not terminating (its marker does not exist).
+    const namespace = info.namespaced ? ref.namespace : undefined;
+    if (namespace !== undefined) {
+      compares.push(
+        { key: keyBytes(namespaceKey(namespace)), target: 'create', createRevision: 0, result: '>' },
+        { key: keyBytes(terminatingKey(namespace)), target: 'version', version: 0, result: '=' },
+      );
     }
     if (isServices(info)) {
       const plan = await ctx.allocations.plan(ctx.store, undefined, object as Service);
@@ -198,8 +187,11 @@ export async function createObject(
     const value = ctx.store.encode(object);
     const put: RequestOp = { op: 'put', key: keyBytes(key), value, lease };
     const failure: RequestOp[] = [{ op: 'range', key: keyBytes(key), keysOnly: true }];
-    if (info.namespaced && ref.namespace !== undefined) {
-      failure.push({ op: 'range', key: keyBytes(namespaceKey(ref.namespace)), keysOnly: true });
+    if (namespace !== undefined) {
+      failure.push(
+        { op: 'range', key: keyBytes(namespaceKey(namespace)), keysOnly: true },
+        { op: 'range', key: keyBytes(terminatingKey(namespace)), keysOnly: true },
+      );
     }
     const outcome = await ctx.store.txn(
       compares,
@@ -208,8 +200,10 @@ export async function createObject(
     );
     if (outcome.succeeded)
       return { object: withResourceVersion(object, outcome.revision), warnings: decoded.warnings };
-    const exists = (rangeResponse(outcome, 0)?.length ?? 0) > 0;
-    const namespaceExists = failure.length < 2 || (rangeResponse(outcome, 1)?.length ?? 0) > 0;
+    const found = (i: number) => (rangeResponse(outcome, i)?.length ?? 0) > 0;
+    const exists = found(0);
+    const namespaceExists = namespace === undefined || found(1);
+    const terminating = namespace !== undefined && found(2);
     if (exists) {
       const generated = !defaulted.metadata.name && defaulted.metadata.generateName;
       if (!generated) throw alreadyExists(groupResourceOf(info), name);
@@ -217,7 +211,8 @@ export async function createObject(
       if (nameAttempts >= maxGenerateNameAttempts) throw generateNameConflict(groupResourceOf(info), name, 1);
       continue;
     }
-    if (!namespaceExists) throw notFound({ group: '', resource: 'namespaces' }, ref.namespace ?? '');
+    if (!namespaceExists) throw notFound({ group: '', resource: 'namespaces' }, namespace ?? '');
+    if (terminating) throw namespaceTerminating(groupResourceOf(info), name, namespace ?? '');
     // An allocator bitmap changed under us (another Service took or freed an address): plan
     // again, after a short random pause so that racing replicas spread out.
     allocationAttempts += 1;

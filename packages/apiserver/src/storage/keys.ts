@@ -47,3 +47,12 @@ const namespaceInfo: Located = { group: '', plural: 'namespaces', namespaced: fa
 export function namespaceKey(namespace: string): string {
   return objectKey(namespaceInfo, undefined, namespace);
 }
+
+/**
+ * Present while a namespace is terminating: written in the same txn that marks the
+ * namespace for deletion, removed with it, so that a create in it can be refused by a
+ * compare in its own txn instead of a read beforehand.
+ */
+export function terminatingKey(namespace: string): string {
+  return `/registry/_terminating/${namespace}`;
+}
