@@ -19,6 +19,7 @@ import { StoreClient, storeLimits } from '@flotilla/store';
 import type { FastifyInstance } from 'fastify';
 import type { ApiServerConfig } from './config.ts';
 import { createHttpServer } from './http/http-server.ts';
+import { InflightLimiter } from './http/inflight.ts';
 import type { HttpContext } from './http/resource-routes.ts';
 import { apiServerMetrics } from './metrics.ts';
 import { apiActor } from './nats/api-actor.ts';
@@ -86,6 +87,10 @@ export class ApiServer {
     const watchTimeoutMs = () => Math.round(config.minWatchTimeoutSeconds * 1000 * (1 + Math.random()));
     this.httpContext = {
       registry: this.ctx,
+      inflight: new InflightLimiter(
+        { readOnly: config.maxRequestsInflight, mutating: config.maxMutatingRequestsInflight },
+        metrics.inflight,
+      ),
       logTarget: { system: deps.system, clusterId: config.clusterId },
       metrics,
       watchTimeoutMs,

@@ -29,6 +29,10 @@ export type ApiServerConfig = {
   readonly minWatchTimeoutSeconds: number;
   /** Store calls (reads, txns) give up after this long (503/504 to the client). */
   readonly storeTimeoutMs: number;
+  /** HTTP requests handled at once (kube-apiserver's --max-requests-inflight); beyond: 429. */
+  readonly maxRequestsInflight: number;
+  /** Mutating HTTP requests handled at once (--max-mutating-requests-inflight). */
+  readonly maxMutatingRequestsInflight: number;
   readonly logLevel: string;
   /** NATS ping interval: how fast a dead NATS server is noticed. */
   readonly natsPingIntervalMs: number;
@@ -42,6 +46,8 @@ export const defaultConfig: Omit<ApiServerConfig, 'clusterId' | 'nats'> = {
   eventTtlSeconds: 3_600,
   minWatchTimeoutSeconds: 1_800,
   storeTimeoutMs: 10_000,
+  maxRequestsInflight: 400,
+  maxMutatingRequestsInflight: 200,
   logLevel: 'info',
   natsPingIntervalMs: 5_000,
 };

@@ -13,11 +13,23 @@ export type ApiServerMetrics = {
   readonly watches: Gauge<'transport'>;
   readonly watchEvents: Counter<'transport' | 'type'>;
   readonly conflictRetries: Counter<'resource'>;
+  readonly inflight: Gauge<'kind'>;
 };
 
 export function apiServerMetrics(registry: Registry): ApiServerMetrics {
   const registers = [registry];
   return {
+    inflight: metricOnce(
+      registry,
+      'flotilla_apiserver_inflight_requests',
+      () =>
+        new Gauge({
+          name: 'flotilla_apiserver_inflight_requests',
+          help: 'HTTP requests being handled now (watches and logs aside), read-only or mutating',
+          labelNames: ['kind'],
+          registers,
+        }),
+    ),
     requests: metricOnce(
       registry,
       'flotilla_apiserver_requests_total',

@@ -28,6 +28,7 @@ import { getObject, listObjects } from '../registry/reads.ts';
 import { ObjectWatch } from '../registry/watch.ts';
 import { bindPod, createObject, patchObject, updateObject } from '../registry/writes.ts';
 import { encodeBody, transform } from './encode.ts';
+import type { InflightLimiter } from './inflight.ts';
 import { negotiate, type ResponseFormat } from './negotiation.ts';
 import { type Operation, operationOf } from './operations.ts';
 import type { ApiPath } from './paths.ts';
@@ -45,6 +46,8 @@ import {
 
 export type HttpContext = {
   readonly registry: RegistryContext;
+  /** Bounds requests handled at once (watches and logs aside). */
+  readonly inflight: InflightLimiter;
   readonly logTarget: PodLogTarget;
   readonly metrics: ApiServerMetrics;
   /** How long a watch without timeoutSeconds lasts (Kubernetes picks 30-60 minutes at random). */
@@ -175,7 +178,15 @@ export async function serveResource(
     }
     if (op.verb === 'watch') return await serveWatch(h, req, reply, op.ref, query, format, done);
     if (op.verb === 'log') return await serveLog(h, reply, op, query, done);
-    const { code, value, warnings } = await run(h, req, op, query);
+    const kind = reads ? 'readOnly' : 'mutating';
+    const release = h.inflight.acquire(kind);
+    let answer: Answer;
+    try {
+      answer = await run(h, req, op, query);
+    } finally {
+      release();
+    }
+    const { code, value, warnings } = answer;
     const nowMs = h.registry.nowMs();
     const body = encodeBody(
       transform(path.info, value, format, { nowMs, includeObject: includeObjectOf(query) }),
