@@ -1,10 +1,10 @@
 /**
- * The two ways an object reaches the store. A create is a txn guarded by "the key does not
- * exist" (and, in a namespace, "the namespace does"). An update, patch or delete reads
- * the object, decides what it becomes, and writes it guarded by the mod revision it read:
- * if someone else wrote in between, the txn fails, returns the newer object in the same
- * round trip, and the decision is made again (Kubernetes' GuaranteedUpdate). A client
- * that sent a resourceVersion gets 409 instead, from its decide function.
+ * How an existing object changes in the store (a create, in writes.ts, is a txn guarded by
+ * "the key does not exist"). An update, patch or delete reads the object, decides what it
+ * becomes, and writes it guarded by the mod revision it read: if someone else wrote in
+ * between, the txn fails, returns the newer object in the same round trip, and the
+ * decision is made again (Kubernetes' GuaranteedUpdate). A client that sent a
+ * resourceVersion gets 409 instead, from its decide function.
  */
 import { backoffDelayMs, sleep } from '@flotilla/actor';
 import type { KubeObject, Service } from '@flotilla/api';
