@@ -21,7 +21,9 @@ export interface ResourceClient<T extends KubeObject> {
   /**
    * Events after `resourceVersion`. The iterator ends when the server ends the watch
    * (timeout) and throws on errors; a 410 Gone arrives as a `StatusError` with code 410,
-   * after which the caller lists again (the informer does this).
+   * after which the caller lists again (the informer does this). NatsApiClient resumes a
+   * stream that breaks (its replica died) after the last resourceVersion it delivered, so
+   * the caller sees every change once.
    */
   watch(options?: WatchOptions & { readonly namespace?: string }): AsyncIterableIterator<WatchEvent<T>> & {
     cancel(): void;

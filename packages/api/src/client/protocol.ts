@@ -74,6 +74,10 @@ export type LogChunk = { readonly text: string };
 
 export type ApiProtocol = {
   get: Ask<ObjectTarget, KubeObject>;
+  /**
+   * A reply must fit one NATS message, so the server may cut a list short (by bytes, even
+   * without `limit`) and give a `continue` token; NatsApiClient.list follows it.
+   */
   list: Ask<CollectionTarget & ListOptions, KubeList<KubeObject>>;
   create: Ask<
     CollectionTarget &
