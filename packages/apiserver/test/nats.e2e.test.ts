@@ -6,6 +6,7 @@ import { ActorSystem, silentLogger, stream } from '@flotilla/actor';
 import type {
   AgentProtocol,
   ApiClient,
+  ApiProtocol,
   ConfigMap,
   Deployment,
   Event,
@@ -13,7 +14,7 @@ import type {
   Pod,
   WatchEvent,
 } from '@flotilla/api';
-import { agentActorName, EventRecorder, StatusError } from '@flotilla/api';
+import { agentActorName, apiActorName, EventRecorder, StatusError } from '@flotilla/api';
 import { ControlPlane } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compactStore } from './http-client.ts';
@@ -108,16 +109,26 @@ describe('ApiClient over NATS', () => {
 
   it('lists more than one NATS message holds, at one revision', async () => {
     const big = 'x'.repeat(100 * 1024);
-    for (let i = 0; i < 12; i++)
-      await configMaps().create(configMap(`big-${String(i).padStart(2, '0')}`, { big }));
+    for (let i = 0; i < 12; i++) {
+      const cm = configMap(`big-${String(i).padStart(2, '0')}`, { big });
+      await configMaps().create({ ...cm, metadata: { ...cm.metadata, labels: { size: 'big' } } });
+    }
     const all = await configMaps().list({ namespace, labelSelector: '' });
     expect(all.items.filter((c) => c.metadata.name?.startsWith('big-'))).toHaveLength(12);
     expect(all.metadata.continue).toBeUndefined();
     const page = await configMaps().list({ namespace, limit: 5 });
     expect(page.items).toHaveLength(5);
     expect(page.metadata.continue).toBeTruthy();
-    for (let i = 0; i < 12; i++)
-      await configMaps().delete(`big-${String(i).padStart(2, '0')}`, { namespace });
+    // A deletecollection answer is cut to one message too, and says how much it left out.
+    const api = agentSystem.ref<ApiProtocol>(apiActorName(cp.clusterId));
+    const deleted = await api.ask(
+      'deleteCollection',
+      { group: '', version: 'v1', resource: 'configmaps', namespace, labelSelector: 'size=big' },
+      { timeoutMs: 20_000 },
+    );
+    expect(deleted.items.length).toBeGreaterThan(0);
+    expect(deleted.items.length + (deleted.metadata.remainingItemCount ?? 0)).toBe(12);
+    expect((await configMaps().list({ namespace, labelSelector: 'size=big' })).items).toEqual([]);
   });
 
   it('keeps a watch going when the replica serving it is SIGKILLed', async () => {

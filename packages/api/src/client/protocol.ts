@@ -91,6 +91,7 @@ export type ApiProtocol = {
   >;
   /** Answers the object (being deleted, with finalizers or a grace period) or a Success Status. */
   delete: Ask<ObjectTarget & { readonly options?: DeleteOptions }, KubeObject | Status>;
+  /** The deleted objects that fit one message; `remainingItemCount` counts the others. */
   deleteCollection: Ask<
     CollectionTarget & ListOptions & { readonly options?: DeleteOptions },
     KubeList<KubeObject>

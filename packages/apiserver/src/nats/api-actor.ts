@@ -9,6 +9,7 @@ import { ask, stream } from '@flotilla/actor';
 import type {
   ApiProtocol,
   CollectionTarget,
+  KubeList,
   KubeObject,
   LogChunk,
   ObjectTarget,
@@ -85,6 +86,27 @@ function writeSubresource(t: ObjectTarget, verb: 'update' | 'patch'): UpdateSubr
     default:
       throw refuse(t, verb);
   }
+}
+
+/**
+ * A list answer cut to what one NATS message holds: the deleted objects that fit, and in
+ * `remainingItemCount` how many more were deleted (the deletion itself is complete).
+ */
+function fitReply(list: KubeList<KubeObject>, maxBytes: number): KubeList<KubeObject> {
+  const items: KubeObject[] = [];
+  let bytes = 0;
+  for (const item of list.items) {
+    const size = Buffer.byteLength(JSON.stringify(item));
+    if (items.length > 0 && bytes + size > maxBytes) break;
+    items.push(item);
+    bytes += size;
+  }
+  if (items.length === list.items.length) return list;
+  return {
+    ...list,
+    metadata: { ...list.metadata, remainingItemCount: list.items.length - items.length },
+    items,
+  };
 }
 
 export function apiActor(options: ApiActorOptions): ActorDefinition<ApiProtocol> {
@@ -184,8 +206,11 @@ export function apiActor(options: ApiActorOptions): ActorDefinition<ApiProtocol>
         ),
       ),
       deleteCollection: ask((req) =>
-        measured('deletecollection', req.resource, () =>
-          deleteCollection(ctx, collectionRef(req), req, req.options ?? {}),
+        measured('deletecollection', req.resource, async () =>
+          fitReply(
+            await deleteCollection(ctx, collectionRef(req), req, req.options ?? {}),
+            options.maxReplyBytes,
+          ),
         ),
       ),
       watch: stream(async (req, sink: StreamSink<WatchEvent>, _rc: RequestContext) => {
