@@ -159,6 +159,7 @@ async function run(plane: ControlPlane, api: ApiClient, w: Workload): Promise<Re
     name: `scheduler-${w.name}`,
     script: schedulerMain,
     env: {
+      FLOTILLA_LOG_LEVEL: process.env.BENCH_SCHEDULER_LOG_LEVEL ?? 'warn',
       FLOTILLA_SCHEDULER: JSON.stringify({
         election: { identity: `bench-${w.name}` },
         ...(bindsInFlight > 0 ? { scheduler: { maxBindsInFlight: bindsInFlight } } : {}),

@@ -136,8 +136,23 @@ describe('LeaderElector', () => {
       link.cut('none');
       await b.e.stop();
       await waitFor('a leads again', () => a.e.isLeader, 3_000);
+      // b held the lease in between: a must catch up with what b wrote.
+      expect(a.timeline.terms[1]?.continuesOwnTerm).toBe(false);
     });
   }
+
+  it('knows when it regains a term nobody else held in between', async () => {
+    const api = new MemoryApi();
+    const link = cuttable(api);
+    const a = candidate(link.client, 'a');
+    await waitFor('a leads', () => a.e.isLeader);
+    expect(a.timeline.terms[0]?.continuesOwnTerm).toBe(false);
+    link.cut('fail');
+    await waitFor('a lost its term', () => a.timeline.stopped.length === 1, 2_000);
+    link.cut('none');
+    await waitFor('a leads again', () => a.e.isLeader, 3_000);
+    expect(a.timeline.terms[1]?.continuesOwnTerm).toBe(true);
+  });
 
   it('refuses timings that would let two leaders overlap', () => {
     const make = (lease: number, renew: number, retry: number) =>

@@ -51,6 +51,8 @@ export type LeaderTerm = {
   readonly revision: number;
   /** True while this term lasts: the lease is held, renewed in time, and not ending. */
   readonly isCurrent: () => boolean;
+  /** The lease was last held by this same process (a term lost and regained, nobody between). */
+  readonly continuesOwnTerm: boolean;
 };
 
 export type LeaderCallbacks = {
@@ -105,6 +107,8 @@ export class LeaderElector {
   private term: AbortController | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private ending: Promise<void> | undefined;
+  /** The holder the lease had just before this process last wrote it as holder. */
+  private previousHolder = '';
   private wake: (() => void) | undefined;
   private leaseWatch: { cancel(): void } | undefined;
   private watching: Promise<void> | undefined;
@@ -192,6 +196,10 @@ export class LeaderElector {
       const attemptStartMs = this.now();
       const held = await this.tryAcquireOrRenew();
       if (this.stopped) break;
+      const tookMs = this.now() - attemptStartMs;
+      if (this.leading && tookMs > this.retryPeriodMs) {
+        this.log.info({ tookMs: Math.round(tookMs), renewed: held !== undefined }, 'slow lease renewal');
+      }
       if (held !== undefined) {
         this.leaderUntilMs = attemptStartMs + this.renewDeadlineMs;
         if (!this.leading && this.now() < this.leaderUntilMs) this.beginTerm(held);
@@ -199,7 +207,7 @@ export class LeaderElector {
       } else if (this.leading && this.now() >= this.leaderUntilMs) {
         await this.endTerm('renew deadline passed');
       }
-      await this.pause(this.nextAttemptInMs());
+      await this.pause(this.nextAttemptInMs(tookMs));
     }
   }
 
@@ -208,8 +216,10 @@ export class LeaderElector {
    * so candidates do not poll in step), but no later than the moment the observed lease
    * expires: a dead holder is replaced one round trip after its lease runs out.
    */
-  private nextAttemptInMs(): number {
-    if (this.leading) return this.retryPeriodMs;
+  private nextAttemptInMs(tookMs: number): number {
+    // The holder renews every retry period counted from the start of the last attempt, so
+    // slow answers do not stretch the time between renewals.
+    if (this.leading) return Math.max(0, this.retryPeriodMs - tookMs);
     const jittered = this.retryPeriodMs * (1 + candidateJitter * Math.random());
     const lease = this.observed;
     const holder = lease?.spec?.holderIdentity ?? '';
@@ -299,7 +309,9 @@ export class LeaderElector {
       } catch (err) {
         if (!isNotFound(err)) throw err;
         try {
-          return this.observe(await this.leases.create(this.fresh()));
+          const created = this.observe(await this.leases.create(this.fresh()));
+          this.previousHolder = '';
+          return created;
         } catch (createErr) {
           if (isAlreadyExists(createErr)) return undefined;
           throw createErr;
@@ -307,7 +319,9 @@ export class LeaderElector {
       }
       const holder = current.spec?.holderIdentity ?? '';
       if (holder !== '' && holder !== this.identity && !this.expired(current)) return undefined;
-      return this.observe(await this.leases.update(this.renewed(current)));
+      const written = this.observe(await this.leases.update(this.renewed(current)));
+      this.previousHolder = holder;
+      return written;
     } catch (err) {
       if (!isConflict(err)) this.log.warn({ err }, 'lease request failed');
       return undefined;
@@ -378,6 +392,8 @@ export class LeaderElector {
     this.callbacks?.onStartedLeading({
       signal: term.signal,
       revision,
+      // Nobody else held the lease since this process did: nothing was written behind its back.
+      continuesOwnTerm: this.previousHolder === this.identity,
       isCurrent: () => this.term === term && !term.signal.aborted && this.isLeader,
     });
   }

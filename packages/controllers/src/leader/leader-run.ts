@@ -88,7 +88,9 @@ export class LeaderRun {
   private async begin(term: LeaderTerm): Promise<TermWork | undefined> {
     const startedAt = performance.now();
     await this.options.informers.whenSynced();
-    await this.options.informers.relistAll();
+    // Another leader may have written things the watch has not brought yet; a fresh list
+    // has them. Regaining a term nobody else held in between needs no catching up.
+    if (!term.continuesOwnTerm) await this.options.informers.relistAll();
     if (term.signal.aborted) return undefined;
     const ctx: ControllerContext = {
       client: leaderGuardedClient(this.options.client, term, this.elector.lockName),
