@@ -30,7 +30,7 @@ export { defaultFakeNodesConfig, fakeNodeName, fakeNodesActorName } from './fake
 export type { BackendKind, HostBackend, MemberLaunch } from './faults/backend.ts';
 export { backendKinds } from './faults/backend.ts';
 export type { ChaosClusterOptions } from './faults/chaos-cluster.ts';
-export { ChaosCluster } from './faults/chaos-cluster.ts';
+export { ChaosCluster, PromotionStarvedError } from './faults/chaos-cluster.ts';
 export type { DockerAvailability } from './faults/containers/docker.ts';
 export { dockerAvailability, startDockerd } from './faults/containers/docker.ts';
 export type {

@@ -1,7 +1,10 @@
 // Every chaos scenario against the store, the same on every backend: the run must find no
 // violation (linearizable, gap-free ordered watches, equal hashes, no acknowledged write lost,
 // the scenario's own checks) and must have done what it claims (faults really happened).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@flotilla/actor';
 import { expect, it } from 'vitest';
 import type { ChaosReport } from '../src/chaos/report.ts';
 import { formatSummary } from '../src/chaos/report.ts';
@@ -48,7 +51,13 @@ export function chaosScenarioTests(backend: BackendKind): void {
     it(`${scenario.name}: no violation in ${chaosSeconds} s`, {
       timeout: chaosSeconds * 1_000 + 240_000,
     }, async () => {
-      const report = await runChaos({ scenario, backend, durationMs: chaosSeconds * 1_000 });
+      // The harness's own log, for a run that fails or hangs before it can write its report.
+      mkdirSync(reportDir, { recursive: true });
+      const log = createLogger({
+        level: 'info',
+        destination: join(reportDir, `${scenario.name}-${backend}.log`),
+      });
+      const report = await runChaos({ scenario, backend, durationMs: chaosSeconds * 1_000, log });
       const files = writeReport(report, reportDir);
       const summary = `${formatSummary(report)}\nreport: ${files.json}`;
       expect(report.violations, summary).toEqual([]);

@@ -47,6 +47,8 @@ export class KvChaosWorkload implements ChaosWorkload {
   private clients: StoreClient[] = [];
   private watchers: WatchRecorder[] = [];
   private load: { stop(): Promise<void> } | undefined;
+  private held: Promise<void> = Promise.resolve();
+  private releaseHold: (() => void) | undefined;
 
   constructor(cluster: ChaosCluster, options: KvChaosWorkloadOptions = {}) {
     this.cluster = cluster;
@@ -92,10 +94,29 @@ export class KvChaosWorkload implements ChaosWorkload {
       keyPrefix: `${this.prefix}k`,
       clientPrefix: 'w',
       observe: (o) => this.ended.push(o),
+      gate: () => this.held,
     });
   }
 
+  /**
+   * Hold the load: workers start no new operation until `release` (those in flight end).
+   * For a step that the load itself would starve; the report shows it as a quiet stretch.
+   */
+  hold(): void {
+    if (this.releaseHold) return;
+    this.held = new Promise((resolve) => {
+      this.releaseHold = resolve;
+    });
+  }
+
+  release(): void {
+    this.releaseHold?.();
+    this.releaseHold = undefined;
+    this.held = Promise.resolve();
+  }
+
   async stop(): Promise<void> {
+    this.release();
     await this.load?.stop();
     this.load = undefined;
   }

@@ -88,7 +88,7 @@ export type ReportInput = {
   readonly members: readonly NodeId[];
   readonly timers: { readonly tickMs: number; readonly electionTicks: number };
   readonly checks: Readonly<Record<string, number | string | boolean>>;
-  /** A gap without success longer than this is an unavailability window (default 250 ms). */
+  /** A gap without success longer than this is an unavailability window (default 500 ms: shorter gaps are a loaded machine's hiccups, not faults). */
   readonly thresholdMs?: number;
   readonly bucketMs?: number;
 };
@@ -130,7 +130,7 @@ function leaderAt(leaders: readonly LeaderSample[], at: number): NodeId | undefi
 }
 
 export function buildReport(input: ReportInput): ChaosReport {
-  const thresholdMs = input.thresholdMs ?? 250;
+  const thresholdMs = input.thresholdMs ?? 500;
   const bucketMs = input.bucketMs ?? 500;
   const { t0, t1 } = input;
   const rel = (t: number) => Math.round(t - t0);

@@ -49,7 +49,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const log = (options.log ?? silentLogger()).child({ component: 'chaos', scenario: scenario.name, seed });
   const clusterOptions: ChaosClusterOptions = { ...scenario.cluster, ...options.cluster, backend, log };
+  log.info({ backend, durationMs: options.durationMs }, 'chaos run starting');
   const cluster = await ChaosCluster.start(clusterOptions);
+  log.info({ clusterId: cluster.clusterId, members: cluster.members }, 'cluster up');
   const violations: string[] = [];
   const notes: string[] = [];
   const workload = new KvChaosWorkload(cluster, options.workload);
@@ -81,13 +83,16 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       violations.push(`the scenario failed: ${err instanceof Error ? err.message : String(err)}`);
       log.error({ err }, 'scenario failed');
     }
+    log.info('scenario done; undoing every fault');
     const healedAt = await undoEverything(cluster);
     await delay(options.settleMs ?? 2_000);
     await workload.stop();
     const t1 = performance.now();
     await monitor.stop();
     await cluster.waitForLeader(30_000).catch(() => undefined);
+    log.info(workload.history.counts(), 'load stopped; checking');
     const checked = await workload.check();
+    log.info({ violations: checked.violations.length, ...checked.details }, 'checked');
     violations.push(...checked.violations);
     return buildReport({
       scenario: scenario.name,

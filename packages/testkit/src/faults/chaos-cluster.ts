@@ -9,6 +9,7 @@ import {
   type FailpointProtocol,
   type FailpointSpec,
   type FailpointStatus,
+  FlotillaError,
   failpointsActorName,
   type Logger,
   silentLogger,
@@ -387,7 +388,11 @@ export class ChaosCluster implements FaultApi {
    * delete its host, start `fresh` empty, add it as a learner and promote it once it caught
    * up (the order `StoreClient.changeMembership` needs: one change at a time).
    */
-  async replaceMember(dead: NodeId, fresh: NodeId): Promise<void> {
+  async replaceMember(
+    dead: NodeId,
+    fresh: NodeId,
+    options: { promoteTimeoutMs?: number } = {},
+  ): Promise<void> {
     this.check(dead);
     if (this.hosts.includes(fresh)) throw new RangeError(`${fresh} already exists`);
     const started = performance.now();
@@ -395,18 +400,44 @@ export class ChaosCluster implements FaultApi {
     if (await this.backend.memberRunning(dead)) await this.backend.killMember(dead);
     this.closeFaults('kill', dead);
     await retryMembership(() => client.changeMembership({ type: 'remove', node: dead }));
+    this.log.info({ dead }, 'removed from the configuration');
     await this.removeHost(dead);
     await this.addHosts([fresh]);
     await this.startMember(fresh, {});
     await retryMembership(() => client.changeMembership({ type: 'addLearner', node: fresh }));
-    await retryMembership(() => client.changeMembership({ type: 'promote', node: fresh }));
-    this.faults.push({
-      kind: 'membership',
-      members: [dead, fresh],
-      detail: `replaced ${dead} by ${fresh}`,
-      startMs: started,
-      endMs: performance.now(),
-    });
+    this.log.info({ fresh }, 'added as a learner');
+    try {
+      await this.promote(fresh, options.promoteTimeoutMs);
+    } finally {
+      this.faults.push({
+        kind: 'membership',
+        members: [dead, fresh],
+        detail: `replaced ${dead} by ${fresh}`,
+        startMs: started,
+        endMs: performance.now(),
+      });
+    }
+  }
+
+  /**
+   * Make a learner a voter, retrying while the leader judges it not caught up (bounded).
+   * Throws PromotionStarvedError if it is still a learner when the time is up.
+   */
+  async promote(learner: NodeId, timeoutMs = membershipTimeoutMs): Promise<void> {
+    const client = await this.admin();
+    const deadline = performance.now() + timeoutMs;
+    for (let attempt = 0; performance.now() < deadline; attempt++) {
+      const promoted = await client.changeMembership({ type: 'promote', node: learner }).then(
+        () => true,
+        () => false,
+      );
+      if (promoted || (await client.members()).voters.includes(learner)) {
+        this.log.info({ learner }, 'promoted');
+        return;
+      }
+      await delay(Math.min(1_000, 100 * 2 ** attempt));
+    }
+    throw new PromotionStarvedError(learner, timeoutMs);
   }
 
   /**
@@ -580,6 +611,17 @@ async function createBackend(options: ChaosClusterOptions, dir: string): Promise
     }
     default:
       return assertNever(backend, 'backend');
+  }
+}
+
+/** The leader never judged a learner caught up in time (under load, its log trails the commit index). */
+export class PromotionStarvedError extends FlotillaError {
+  readonly learner: NodeId;
+  constructor(learner: NodeId, timeoutMs: number) {
+    super('PromotionStarved', `${learner} was not promoted within ${timeoutMs} ms: still a learner`, {
+      learner,
+    });
+    this.learner = learner;
   }
 }
 

@@ -17,6 +17,8 @@ export interface KvWorkloadOptions {
   readonly observe?: (outcome: KvOutcome) => void;
   /** Prefix of the client ids recorded in the history (default none: clients are 0, 1, ...). */
   readonly clientPrefix?: string;
+  /** Awaited before each operation: lets a harness hold the load for a moment. */
+  readonly gate?: () => Promise<void>;
 }
 
 /** One operation's end, for timelines: when it was called and ended, and how. */
@@ -56,6 +58,7 @@ export function runKvWorkload(
       return rnd / 2 ** 32;
     };
     for (let n = 0; running && n < maxOps; n++) {
+      if (options.gate) await options.gate();
       const key = keyOf(Math.floor(random() * options.keys));
       const r = random();
       if (r < getRatio) {
