@@ -62,7 +62,12 @@ describe('the chaos report', () => {
   });
 
   it('times each leader kill from the kill to the first success after it', () => {
-    expect(report.leaderKills).toEqual({ count: 1, meanUnavailableMs: 1_500, maxUnavailableMs: 1_500 });
+    expect(report.leaderKills).toEqual({
+      count: 1,
+      meanUnavailableMs: 1_500,
+      maxUnavailableMs: 1_500,
+      meanNewLeaderMs: 1_300,
+    });
     const [kill1, , kill3, isolate] = report.faults;
     expect(kill1).toMatchObject({
       kind: 'kill',
@@ -94,6 +99,7 @@ describe('the chaos report', () => {
     const text = formatSummary(report);
     expect(text).toContain('chaos test on netns: PASS (seed 7');
     expect(text).toContain('leader kills: 1, unavailable after each for 1.50 s on average');
+    expect(text).toContain('a new leader was seen after 1.30 s on average');
     expect(text).toContain('note: a note');
     const svg = timelineSvg({ ...report, passed: false, violations: ['<broken> & "quoted"'] });
     expect(svg.startsWith('<svg')).toBe(true);

@@ -25,6 +25,8 @@ export type FaultSummary = {
   readonly unavailableMs: number;
   /** Once undone, how long until operations succeeded again (0: at once). */
   readonly recoverMs?: number;
+  /** For a fault to the leader: when the monitor first saw another leader (within its poll interval). */
+  readonly newLeaderAfterMs?: number;
 };
 
 export type OperationCounts = { readonly ok: number; readonly failed: number; readonly unknown: number };
@@ -58,6 +60,8 @@ export type ChaosReport = {
     readonly count: number;
     readonly meanUnavailableMs: number;
     readonly maxUnavailableMs: number;
+    /** How much of that was the election: until the monitor saw the new leader (polled every 200 ms). */
+    readonly meanNewLeaderMs: number;
   };
   /** When every fault was undone, and how long until operations succeeded again. */
   readonly healedAtMs: number;
@@ -142,6 +146,9 @@ export function buildReport(input: ReportInput): ChaosReport {
       const leader =
         (f.kind === 'kill' || f.kind === 'pause' || f.kind === 'isolate' || f.kind === 'disconnect') &&
         leaderAt(input.leaders, f.startMs) === f.members[0];
+      const next = leader
+        ? input.leaders.find((l) => l.atMs > f.startMs && l.leader !== f.members[0])
+        : undefined;
       return {
         kind: f.kind,
         members: f.members,
@@ -152,6 +159,7 @@ export function buildReport(input: ReportInput): ChaosReport {
         unavailableMs: Math.round(unavailableFrom(windows, f.startMs)),
         ...(f.endMs !== undefined &&
           f.endMs > f.startMs && { recoverMs: Math.round(unavailableFrom(windows, f.endMs)) }),
+        ...(next && { newLeaderAfterMs: Math.round(next.atMs - f.startMs) }),
       };
     });
 
@@ -171,6 +179,9 @@ export function buildReport(input: ReportInput): ChaosReport {
 
   const kills = faults.filter((f) => f.kind === 'kill' && f.leader);
   const killMs = kills.map((k) => k.unavailableMs);
+  const electMs = kills.flatMap((k) => (k.newLeaderAfterMs === undefined ? [] : [k.newLeaderAfterMs]));
+  const mean = (xs: readonly number[]) =>
+    xs.length === 0 ? 0 : Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
 
   const byKind: Record<string, { ok: number; failed: number; unknown: number }> = {};
   const total = { ok: 0, failed: 0, unknown: 0 };
@@ -213,9 +224,9 @@ export function buildReport(input: ReportInput): ChaosReport {
     faults,
     leaderKills: {
       count: kills.length,
-      meanUnavailableMs:
-        killMs.length === 0 ? 0 : Math.round(killMs.reduce((a, b) => a + b, 0) / killMs.length),
+      meanUnavailableMs: mean(killMs),
       maxUnavailableMs: killMs.reduce((a, b) => Math.max(a, b), 0),
+      meanNewLeaderMs: mean(electMs),
     },
     healedAtMs: rel(input.healedAt),
     recoveredAfterHealMs: Math.round(unavailableFrom(windows, input.healedAt)),
@@ -256,7 +267,7 @@ export function formatSummary(r: ChaosReport): string {
   if (u.windows.length > 40) lines.push(`  … ${u.windows.length - 40} more in the JSON report`);
   if (r.leaderKills.count > 0)
     lines.push(
-      `leader kills: ${r.leaderKills.count}, unavailable after each for ${seconds(r.leaderKills.meanUnavailableMs)} on average (longest ${seconds(r.leaderKills.maxUnavailableMs)})`,
+      `leader kills: ${r.leaderKills.count}, unavailable after each for ${seconds(r.leaderKills.meanUnavailableMs)} on average (longest ${seconds(r.leaderKills.maxUnavailableMs)}); a new leader was seen after ${seconds(r.leaderKills.meanNewLeaderMs)} on average`,
     );
   lines.push(
     `all faults undone at ${seconds(r.healedAtMs)}; operations succeeded again after ${seconds(r.recoveredAfterHealMs)}`,
