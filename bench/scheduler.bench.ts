@@ -190,6 +190,31 @@ async function run(plane: ControlPlane, api: ApiClient, w: Workload): Promise<Re
   };
 }
 
+/**
+ * The anchor of this machine: pods/s the API server binds when a client does nothing but
+ * bind (as many in flight as the scheduler allows itself), measured in the same run.
+ */
+async function bindCeiling(api: ApiClient, nodeNames: readonly string[]): Promise<number> {
+  const namespace = 'bench-ceiling';
+  const count = Math.min(podCount, 2_000);
+  await api.resource<Namespace>({ group: '', version: 'v1', resource: 'namespaces' }).create({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: namespace },
+  });
+  const pods = api.resource<Pod>({ group: '', version: 'v1', resource: 'pods' });
+  await pool(count, createConcurrency, (i) => pods.create(pod(`c-${i}`, namespace, workloads[0]!, i)));
+  const started = performance.now();
+  await pool(count, bindsInFlight > 0 ? bindsInFlight : 64, (i) =>
+    api.bind(namespace, `c-${i}`, nodeNames[i % nodeNames.length] ?? ''),
+  );
+  const perSecond = count / ((performance.now() - started) / 1000);
+  await pool(count, createConcurrency, (i) =>
+    pods.delete(`c-${i}`, { namespace, gracePeriodSeconds: 0 }).catch(() => undefined),
+  );
+  return perSecond;
+}
+
 const plane = await ControlPlane.start({ logLevel: 'warn', apiServers: 3 });
 let nodes: FakeNodeProcess | undefined;
 try {
@@ -208,17 +233,20 @@ try {
     10 * 60_000,
   );
   console.log(`${nodeCount} fake nodes registered in ${fmt((performance.now() - registerStart) / 1000)} s`);
+  const ceiling = await bindCeiling(api, nodes.nodeNames);
   const results: Result[] = [];
   for (const w of workloads) if (only.includes(w.name)) results.push(await run(plane, api, w));
   console.log(
     `\nscheduler: ${podCount} pods on ${nodeCount} fake nodes (${(await import('node:os')).cpus().length} cores)\n`,
   );
+  console.log(`API bind ceiling on this machine (a client binding only): ${fmt(ceiling)} pods/s\n`);
   printTable([
     [
       'workload',
       'pods/s',
       'floor (scheduler_perf)',
       'ratio',
+      'of bind ceiling',
       'start→last bound s',
       'scheduler cpu s',
       'create pods/s',
@@ -228,6 +256,7 @@ try {
       fmt(r.podsPerSecond),
       String(r.w.floor),
       `${fmt(r.podsPerSecond / r.w.floor)}x`,
+      `${fmt((100 * r.podsPerSecond) / ceiling)} %`,
       fmt(r.totalSeconds),
       fmt(r.cpu),
       fmt(r.createPerSecond),
