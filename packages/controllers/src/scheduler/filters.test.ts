@@ -101,6 +101,31 @@ describe('scheduler filters', () => {
     });
   });
 
+  it('NodeAffinity answers nodes that agree on the labels it reads alike (and absent labels apart)', () => {
+    const nodes = ['a', 'b', 'c', 'a', 'b', undefined].map((zone, i) =>
+      node(`n${i}`, { labels: { ...(zone === undefined ? {} : { zone }), rack: `r${i}` } }),
+    );
+    const notB: Affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['b'] }] }],
+        },
+      },
+    };
+    const v = verdicts(cluster(nodes), pod('p', { spec: { affinity: notB, nodeSelector: {} } }));
+    expect(
+      Object.entries(v)
+        .filter(([, why]) => why === '')
+        .map(([n]) => n),
+    ).toEqual(['n0', 'n2', 'n3', 'n5']);
+    const inA = pod('q', { spec: { nodeSelector: { zone: 'a' } } });
+    expect(
+      Object.entries(verdicts(cluster(nodes), inA))
+        .filter(([, why]) => why === '')
+        .map(([n]) => n),
+    ).toEqual(['n0', 'n3']);
+  });
+
   it('NodePorts: a host port in use on a node rules that node out', () => {
     const withPort = (name: string, hostPort: number, hostIP?: string) =>
       pod(name, {

@@ -42,7 +42,25 @@ export type CycleState = {
   readonly forbidden: ReadonlyMap<string, ReadonlySet<string>>;
   /** No pod matches the pod's affinity terms yet, and it matches them itself: it may start the group. */
   readonly firstOfGroup: boolean;
+  /**
+   * Node affinity depends only on the node labels the pod's selector names, so nodes that
+   * agree on those share one answer (1,000 nodes in 4 zones: 4 evaluations, not 1,000).
+   * Undefined when a term selects by field (the node's name), which every node differs in.
+   */
+  readonly nodeAffinityKeys: readonly string[] | undefined;
+  readonly nodeAffinityMemo: Map<string, boolean>;
 };
+
+/** The label keys the pod's nodeSelector and required node affinity look at (undefined: by field). */
+function nodeAffinityKeysOf(info: PodInfo): readonly string[] | undefined {
+  const keys = new Set(Object.keys(info.pod.spec?.nodeSelector ?? {}));
+  const required = info.pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  for (const term of required?.nodeSelectorTerms ?? []) {
+    if ((term.matchFields ?? []).length > 0) return undefined;
+    for (const e of term.matchExpressions ?? []) keys.add(e.key);
+  }
+  return [...keys].sort();
+}
 
 export function preFilter(cache: SchedulerCache, info: PodInfo): CycleState {
   const affinity = info.requiredAffinity.map((t) => cache.countsFor(t));
@@ -66,6 +84,8 @@ export function preFilter(cache: SchedulerCache, info: PodInfo): CycleState {
     antiAffinity,
     forbidden,
     firstOfGroup,
+    nodeAffinityKeys: nodeAffinityKeysOf(info),
+    nodeAffinityMemo: new Map(),
   };
 }
 
@@ -89,7 +109,7 @@ export function filter(state: CycleState, node: NodeInfo): readonly string[] {
     if (!state.tolerations.some((t) => toleratesTaint(t, taint))) return [untoleratedTaint(taint)];
   }
   // NodeAffinity
-  if (!podFitsNodeAffinity(pod, node.node)) return [reasons.nodeAffinity];
+  if (!fitsNodeAffinity(state, node)) return [reasons.nodeAffinity];
   // NodePorts
   for (const p of state.info.hostPorts) {
     const clash = node.hostPorts.some(
@@ -122,6 +142,20 @@ export function filter(state: CycleState, node: NodeInfo): readonly string[] {
     if (v !== undefined && values.has(v)) return [reasons.existingAntiAffinity];
   }
   return [];
+}
+
+function fitsNodeAffinity(state: CycleState, node: NodeInfo): boolean {
+  const keys = state.nodeAffinityKeys;
+  if (keys === undefined) return podFitsNodeAffinity(state.info.pod, node.node);
+  if (keys.length === 0) return true;
+  const labels = node.labels;
+  const projection = keys.map((k) => (Object.hasOwn(labels, k) ? `=${labels[k]}` : '!')).join('\u0000');
+  let fits = state.nodeAffinityMemo.get(projection);
+  if (fits === undefined) {
+    fits = podFitsNodeAffinity(state.info.pod, node.node);
+    state.nodeAffinityMemo.set(projection, fits);
+  }
+  return fits;
 }
 
 function resourcesShort(info: PodInfo, node: NodeInfo): string[] {

@@ -92,8 +92,16 @@ export class SchedulerCache {
   setBoundPod(pod: Pod): void {
     const node = pod.spec?.nodeName;
     if (!node) return;
-    const info = podInfoOf(pod);
-    const prev = this.placements.get(info.key);
+    const key = `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name ?? ''}`;
+    const prev = this.placements.get(key);
+    // What a PodInfo holds of the spec (requests, ports, affinity) cannot change once the
+    // pod exists; only labels can. Reuse it instead of parsing the requests again.
+    const info =
+      prev !== undefined &&
+      prev.info.pod.metadata.uid === pod.metadata.uid &&
+      sameJson(prev.info.pod.metadata.labels, pod.metadata.labels)
+        ? { ...prev.info, pod }
+        : podInfoOf(pod);
     if (prev !== undefined) this.unplace(prev);
     const placement: Placement = { node, info, assumed: false };
     this.placements.set(info.key, placement);
