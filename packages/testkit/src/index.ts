@@ -1,3 +1,5 @@
+export type { DeploymentsWorkloadOptions } from './chaos/deployments-workload.ts';
+export { DeploymentsWorkload } from './chaos/deployments-workload.ts';
 export { parseDuration } from './chaos/duration.ts';
 export type { KvChaosWorkloadOptions } from './chaos/kv-chaos-workload.ts';
 export { eventsUpTo, KvChaosWorkload } from './chaos/kv-chaos-workload.ts';
@@ -8,7 +10,7 @@ export { MemberProbe } from './chaos/probe.ts';
 export type { ChaosReport, FaultSummary, UnavailabilityWindow } from './chaos/report.ts';
 export { buildReport, formatSummary, unavailabilityWindows } from './chaos/report.ts';
 export type { ChaosRunOptions } from './chaos/run.ts';
-export { runChaos, seededRandom, writeReport } from './chaos/run.ts';
+export { controlPlaneNatsMaxPayloadBytes, runChaos, seededRandom, writeReport } from './chaos/run.ts';
 export type { Scenario, ScenarioContext } from './chaos/scenarios.ts';
 export { scenarioNamed, scenarios } from './chaos/scenarios.ts';
 export { timelineSvg } from './chaos/svg.ts';
@@ -27,10 +29,10 @@ export { FakeNodeProcess } from './fake-nodes/fake-node-process.ts';
 export { FakeNodes } from './fake-nodes/fake-nodes.ts';
 export type { FakeNodesConfig, FakeNodesProtocol, FakeNodesSummary } from './fake-nodes/protocol.ts';
 export { defaultFakeNodesConfig, fakeNodeName, fakeNodesActorName } from './fake-nodes/protocol.ts';
-export type { BackendKind, HostBackend, MemberLaunch } from './faults/backend.ts';
+export type { BackendKind, HostBackend, HostProcessSpec, MemberLaunch } from './faults/backend.ts';
 export { backendKinds } from './faults/backend.ts';
 export type { ChaosClusterOptions } from './faults/chaos-cluster.ts';
-export { ChaosCluster, PromotionStarvedError } from './faults/chaos-cluster.ts';
+export { apiServerPort, ChaosCluster, PromotionStarvedError } from './faults/chaos-cluster.ts';
 export type { DockerAvailability } from './faults/containers/docker.ts';
 export { dockerAvailability, startDockerd } from './faults/containers/docker.ts';
 export type {

@@ -1,5 +1,5 @@
 // `pnpm chaos --scenario NAME --duration 60s [--backend netns|containers] [--seed N]
-//              [--out DIR] [--broken FAILPOINT] [--docker-host unix:///…] [--list]`
+//              [--out DIR] [--broken FAILPOINT] [--deployments] [--docker-host unix:///…] [--list]`
 // Runs a fault scenario against real member processes, prints a summary and writes the
 // JSON report and an SVG timeline. Exit status: 0 no violation, 1 violations, 2 usage or
 // harness error. Root only (network namespaces, iptables, Docker).
@@ -16,7 +16,7 @@ import { runChaos, writeReport } from './run.ts';
 import { scenarioNamed, scenarios } from './scenarios.ts';
 
 const usage = `usage: pnpm chaos --scenario NAME|all --duration 60s [--backend netns|containers] [--seed N]
-                  [--out DIR] [--broken store.ackBeforeSync|store.readWithoutReadIndex]
+                  [--out DIR] [--broken store.ackBeforeSync|store.readWithoutReadIndex] [--deployments]
                   [--docker-host unix:///path/docker.sock] [--list]`;
 
 // The CLI's own output (the lint rule against console is for library code).
@@ -32,6 +32,7 @@ async function main(): Promise<number> {
       seed: { type: 'string' },
       out: { type: 'string', default: 'chaos-reports' },
       broken: { type: 'string' },
+      deployments: { type: 'boolean', default: false },
       'docker-host': { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -82,6 +83,7 @@ async function main(): Promise<number> {
         seed,
         log,
         cluster: { dockerHost, ...(broken && { failpoints: { [broken]: { action: { kind: 'enable' } } } }) },
+        deployments: values.deployments,
       });
       const files = writeReport(report, values.out);
       print(formatSummary(report));

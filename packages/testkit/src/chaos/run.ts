@@ -4,11 +4,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type Logger, silentLogger } from '@flotilla/actor';
 import type { BackendKind } from '../faults/backend.ts';
 import { ChaosCluster, type ChaosClusterOptions } from '../faults/chaos-cluster.ts';
+import { DeploymentsWorkload, type DeploymentsWorkloadOptions } from './deployments-workload.ts';
 import { KvChaosWorkload, type KvChaosWorkloadOptions } from './kv-chaos-workload.ts';
 import { ClusterMonitor } from './monitor.ts';
 import { buildReport, type ChaosReport } from './report.ts';
 import { type Scenario, type ScenarioContext, scenarioNamed } from './scenarios.ts';
 import { timelineSvg } from './svg.ts';
+import type { ChaosWorkload } from './workload.ts';
 
 export type ChaosRunOptions = {
   readonly scenario: Scenario | string;
@@ -20,10 +22,22 @@ export type ChaosRunOptions = {
   /** Cluster settings over the scenario's (timers, failpoints active from every start, ...). */
   readonly cluster?: Partial<ChaosClusterOptions>;
   readonly workload?: KvChaosWorkloadOptions;
+  /**
+   * Also drive the Kubernetes-level workload (Deployments through the API servers, pods on
+   * fake nodes): the cluster then runs a control plane on every host.
+   */
+  readonly deployments?: boolean | DeploymentsWorkloadOptions;
   /** Load kept running once every fault is undone, to see the cluster serve again. */
   readonly settleMs?: number;
   readonly log?: Logger;
 };
+
+/**
+ * The NATS payload limit a control-plane run uses. The Raft transport sends each peer one
+ * publish per Ready, with appends of up to 1 MiB of entries: more than NATS's default limit
+ * once Kubernetes objects fill the log, and such a publish is dropped (see the report notes).
+ */
+export const controlPlaneNatsMaxPayloadBytes = 8 * 1024 * 1024;
 
 /** A small, fast, seeded generator (mulberry32): the fault schedule of a seed replays. */
 export function seededRandom(seed: number): () => number {
@@ -48,13 +62,31 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   const backend = options.backend ?? 'netns';
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const log = (options.log ?? silentLogger()).child({ component: 'chaos', scenario: scenario.name, seed });
-  const clusterOptions: ChaosClusterOptions = { ...scenario.cluster, ...options.cluster, backend, log };
+  const clusterOptions: ChaosClusterOptions = {
+    ...scenario.cluster,
+    ...options.cluster,
+    backend,
+    log,
+    ...(options.deployments && {
+      controlPlane: true,
+      natsMaxPayloadBytes: options.cluster?.natsMaxPayloadBytes ?? controlPlaneNatsMaxPayloadBytes,
+    }),
+  };
   log.info({ backend, durationMs: options.durationMs }, 'chaos run starting');
   const cluster = await ChaosCluster.start(clusterOptions);
   log.info({ clusterId: cluster.clusterId, members: cluster.members }, 'cluster up');
   const violations: string[] = [];
   const notes: string[] = [];
+  if (clusterOptions.natsMaxPayloadBytes === controlPlaneNatsMaxPayloadBytes)
+    notes.push(
+      `NATS max_payload raised to ${controlPlaneNatsMaxPayloadBytes} bytes: with NATS's 1 MiB, a Raft append batch of Kubernetes objects can exceed it and is dropped, and a lagging follower then waits for the next snapshot`,
+    );
   const workload = new KvChaosWorkload(cluster, options.workload);
+  const workloads: ChaosWorkload[] = [workload];
+  if (options.deployments)
+    workloads.push(
+      new DeploymentsWorkload(cluster, typeof options.deployments === 'object' ? options.deployments : {}),
+    );
   const monitor = new ClusterMonitor(cluster);
   try {
     monitor.start();
@@ -75,7 +107,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     await scenario.prepare?.(ctx);
     const startedAt = new Date();
     const t0 = performance.now();
-    await workload.start();
+    for (const w of workloads) await w.start();
     const deadlineMs = t0 + options.durationMs;
     try {
       await scenario.run({ ...ctx, deadlineMs });
@@ -86,14 +118,18 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     log.info('scenario done; undoing every fault');
     const healedAt = await undoEverything(cluster);
     await delay(options.settleMs ?? 2_000);
-    await workload.stop();
+    await Promise.all(workloads.map((w) => w.stop()));
     const t1 = performance.now();
     await monitor.stop();
     await cluster.waitForLeader(30_000).catch(() => undefined);
     log.info(workload.history.counts(), 'load stopped; checking');
-    const checked = await workload.check();
-    log.info({ violations: checked.violations.length, ...checked.details }, 'checked');
-    violations.push(...checked.violations);
+    const details: Record<string, number | string | boolean> = {};
+    for (const w of workloads) {
+      const checked = await w.check();
+      log.info({ workload: w.name, violations: checked.violations.length, ...checked.details }, 'checked');
+      violations.push(...checked.violations);
+      Object.assign(details, checked.details);
+    }
     return buildReport({
       scenario: scenario.name,
       backend,
@@ -103,7 +139,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       t0,
       t1,
       healedAt,
-      outcomes: workload.outcomes(),
+      outcomes: workloads.flatMap((w) => w.outcomes()),
       faults: cluster.faults,
       leaders: monitor.leaders,
       violations,
@@ -113,11 +149,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
         tickMs: clusterOptions.tickMs ?? 100,
         electionTicks: clusterOptions.electionTicks ?? 10,
       },
-      checks: checked.details,
+      checks: details,
     });
   } finally {
     await monitor.stop();
-    await workload.stop().catch(() => undefined);
+    await Promise.all(workloads.map((w) => w.stop().catch(() => undefined)));
     await cluster.stop();
   }
 }

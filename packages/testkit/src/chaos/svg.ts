@@ -125,7 +125,7 @@ export function timelineSvg(r: ChaosReport): string {
       `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${colour}" fill-opacity="0.6"/>`,
       `<text x="${lx + 14}" y="${ly}">${esc(label)}</text>`,
     );
-    lx += 18 + label.length * 6.2;
+    lx += 26 + label.length * 6.6;
   }
   out.push('</svg>');
   return out.join('\n');

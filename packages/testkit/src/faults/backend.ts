@@ -21,6 +21,14 @@ export type MemberLaunch = {
   readonly failpoints: string;
 };
 
+/** Another process of a host (an API server, a controller manager, a scheduler). */
+export type HostProcessSpec = {
+  readonly name: string;
+  /** A TypeScript file of this repository, run by the project's Node. */
+  readonly script: string;
+  readonly env: Readonly<Record<string, string>>;
+};
+
 /**
  * The primitives a backend gives the fault cluster: hosts ("machines", each with its own
  * NATS server routed to the others), member processes on them, and the network between
@@ -60,6 +68,10 @@ export interface HostBackend {
   /** Unplug the host from the network entirely (peers and clients), or plug it back. */
   disconnect(host: NodeId): Promise<void>;
   reconnect(host: NodeId): Promise<void>;
+  /** Start another process on the host; it runs until the host is removed. */
+  startProcess(host: NodeId, spec: HostProcessSpec): Promise<void>;
+  /** Where a host process's output goes. */
+  processLog(host: NodeId, name: string): string;
   /** Remove everything the backend created. */
   destroy(): Promise<void>;
 }

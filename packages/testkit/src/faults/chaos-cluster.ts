@@ -1,6 +1,7 @@
 import { createWriteStream, existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import {
   type ActorRef,
   ActorSystem,
@@ -50,7 +51,28 @@ export type ChaosClusterOptions = {
   readonly log?: Logger;
   /** For the containers backend: the Docker daemon (default DOCKER_HOST). */
   readonly dockerHost?: string;
+  /** The NATS servers' max_payload (default NATS's own, 1 MiB, as production has it). */
+  readonly natsMaxPayloadBytes?: number;
+  /**
+   * Also run a Kubernetes control plane on every founding host, as on a control-plane
+   * machine: an API server replica, a controller manager and a scheduler (the last two
+   * elected through their Leases), all on the host's own NATS server.
+   */
+  readonly controlPlane?: boolean;
 };
+
+// Started by path, as the control-plane harness does: testkit does not import them.
+const apiServerMain = fileURLToPath(new URL('../../../apiserver/src/main.ts', import.meta.url));
+const controllerManagerMain = fileURLToPath(
+  new URL('../../../controllers/test/fixtures/controller-manager-main.ts', import.meta.url),
+);
+const schedulerMain = fileURLToPath(
+  new URL('../../../controllers/test/fixtures/scheduler-main.ts', import.meta.url),
+);
+/** The port every host's API server listens on (each host has its own address). */
+export const apiServerPort = 6443;
+/** How long a control plane gets to answer /readyz on every host. */
+const controlPlaneReadyTimeoutMs = 90_000;
 
 /** How long a started member gets to answer before `restart` gives up on it. */
 const memberServeTimeoutMs = 30_000;
@@ -111,11 +133,82 @@ export class ChaosCluster implements FaultApi {
       await cluster.addHosts(members);
       await Promise.all(members.map((id) => cluster.startMember(id, { bootstrap: members })));
       await cluster.waitForLeader(30_000);
+      if (options.controlPlane) await cluster.startControlPlane(options.logLevel ?? 'warn');
     } catch (err) {
       await cluster.stop();
       throw err;
     }
     return cluster;
+  }
+
+  /** An API server replica, a controller manager and a scheduler on every host. */
+  private async startControlPlane(logLevel: string): Promise<void> {
+    for (const host of this.hosts) {
+      const natsUrl = this.backend.natsUrl(host);
+      const common = {
+        FLOTILLA_NATS_URLS: natsUrl,
+        FLOTILLA_CLUSTER_ID: this.clusterId,
+        FLOTILLA_LOG_LEVEL: logLevel,
+      };
+      await this.backend.startProcess(host, {
+        name: 'apiserver',
+        script: apiServerMain,
+        env: {
+          FLOTILLA_APISERVER_CONFIG: JSON.stringify({
+            clusterId: this.clusterId,
+            nats: [natsUrl],
+            host: this.backend.address(host),
+            port: apiServerPort,
+            logLevel,
+            natsPingIntervalMs: 1_000,
+          }),
+        },
+      });
+      await this.backend.startProcess(host, {
+        name: 'controller-manager',
+        script: controllerManagerMain,
+        env: {
+          ...common,
+          FLOTILLA_CONTROLLER_MANAGER: JSON.stringify({
+            election: { identity: `cm-${host}` },
+            informer: { resyncPeriodMs: 0 },
+          }),
+        },
+      });
+      await this.backend.startProcess(host, {
+        name: 'scheduler',
+        script: schedulerMain,
+        env: { ...common, FLOTILLA_SCHEDULER: JSON.stringify({ election: { identity: `sched-${host}` } }) },
+      });
+    }
+    await Promise.all(this.hosts.map((h) => this.waitApiServer(h)));
+    this.controlPlaneHosts = [...this.hosts];
+  }
+
+  /** Hosts running a control plane (empty unless started with `controlPlane`). */
+  controlPlaneHosts: readonly NodeId[] = [];
+
+  /** The URL of the API server on `host`. */
+  apiServerUrl(host: NodeId): string {
+    return `http://${this.backend.address(host)}:${apiServerPort}`;
+  }
+
+  private async waitApiServer(host: NodeId): Promise<void> {
+    const deadline = performance.now() + controlPlaneReadyTimeoutMs;
+    let last = '';
+    while (performance.now() < deadline) {
+      try {
+        const res = await fetch(`${this.apiServerUrl(host)}/readyz`, { signal: AbortSignal.timeout(2_000) });
+        if (res.status === 200) return;
+        last = `${res.status}`;
+      } catch (err) {
+        last = String(err);
+      }
+      await delay(200);
+    }
+    throw new Error(
+      `the API server on ${host} was not ready in ${controlPlaneReadyTimeoutMs} ms (${last}); see ${this.backend.processLog(host, 'apiserver')}`,
+    );
   }
 
   /** Members with a host, voters or not, running or not. */
@@ -602,12 +695,17 @@ async function createBackend(options: ChaosClusterOptions, dir: string): Promise
   switch (backend) {
     case 'netns': {
       const { NetnsBackend } = await import('./netns/netns-backend.ts');
-      return NetnsBackend.create({ dir, log: options.log });
+      return NetnsBackend.create({ dir, log: options.log, natsMaxPayloadBytes: options.natsMaxPayloadBytes });
     }
     case 'containers': {
       // Loaded only when asked for: testcontainers is a heavy import.
       const { ContainerBackend } = await import('./containers/container-backend.ts');
-      return ContainerBackend.create({ dir, log: options.log, dockerHost: options.dockerHost });
+      return ContainerBackend.create({
+        dir,
+        log: options.log,
+        dockerHost: options.dockerHost,
+        natsMaxPayloadBytes: options.natsMaxPayloadBytes,
+      });
     }
     default:
       return assertNever(backend, 'backend');

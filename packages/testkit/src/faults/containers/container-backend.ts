@@ -14,7 +14,7 @@ import {
 import { registerCleanup } from '../../cleanup.ts';
 import type { StoreMemberConfig } from '../../store/store-cluster.ts';
 import { tempDir } from '../../tmp.ts';
-import type { HostBackend, MemberLaunch } from '../backend.ts';
+import type { HostBackend, HostProcessSpec, MemberLaunch } from '../backend.ts';
 import { natsPorts, natsServerConfig } from '../nats-config.ts';
 import {
   claimSubnet,
@@ -26,7 +26,7 @@ import {
   writeFaultState,
 } from '../subnet.ts';
 import { dockerAvailability, useDockerHost } from './docker.ts';
-import { ensureChaosImage, imageMemberMain, imageNatsServer, imageNode } from './image.ts';
+import { ensureChaosImage, imageMemberMain, imageNatsServer, imageNode, inImagePath } from './image.ts';
 
 type Dockerode = ContainerRuntimeClient['container']['dockerode'];
 
@@ -47,6 +47,7 @@ type Host = {
   readonly pid: number;
   memberId: string | undefined;
   memberStarts: number;
+  readonly extras: string[];
   drops: readonly NodeId[];
 };
 
@@ -84,6 +85,7 @@ export class ContainerBackend implements HostBackend {
   private readonly network: { id: string; name: string; subnet: Subnet };
   private readonly log: Logger;
   private readonly hosts = new Map<NodeId, Host>();
+  private natsMaxPayloadBytes: number | undefined;
   private nextAddress = 2;
   private destroyed = false;
   private readonly unregister: () => void;
@@ -112,7 +114,12 @@ export class ContainerBackend implements HostBackend {
   }
 
   static async create(
-    options: { readonly dir?: string; readonly log?: Logger; readonly dockerHost?: string } = {},
+    options: {
+      readonly dir?: string;
+      readonly log?: Logger;
+      readonly dockerHost?: string;
+      readonly natsMaxPayloadBytes?: number;
+    } = {},
   ): Promise<ContainerBackend> {
     const availability = await dockerAvailability(options.dockerHost);
     if (!availability.ok) throw new Error(`the containers backend cannot run: ${availability.reason}`);
@@ -144,7 +151,7 @@ export class ContainerBackend implements HostBackend {
     }
     const dir = options.dir ?? tempDir('containers');
     log.info({ name, image, cidr: subnet.cidr }, 'container network created');
-    return new ContainerBackend({
+    const backend = new ContainerBackend({
       name,
       dir,
       docker,
@@ -153,6 +160,8 @@ export class ContainerBackend implements HostBackend {
       log,
       dockerHost,
     });
+    backend.natsMaxPayloadBytes = options.natsMaxPayloadBytes;
+    return backend;
   }
 
   private host(id: NodeId): Host {
@@ -194,6 +203,7 @@ export class ContainerBackend implements HostBackend {
       name: id,
       listen: address,
       routes: addresses.filter((a) => a !== address).map((a) => `${a}:${natsPorts.cluster}`),
+      maxPayloadBytes: this.natsMaxPayloadBytes,
     });
     const logFile = join(this.dir, `nats-${id}.log`);
     const started = await new ContainerAt(this.image, this.network.name, address)
@@ -215,14 +225,37 @@ export class ContainerBackend implements HostBackend {
       pid: info.State.Pid,
       memberId: undefined,
       memberStarts: 0,
+      extras: [],
       drops: [],
     };
     this.hosts.set(id, host);
     await this.iptables(host, `*filter\n:${faultChain} - [0:0]\n-A INPUT -j ${faultChain}\nCOMMIT\n`);
   }
 
+  async startProcess(id: NodeId, spec: HostProcessSpec): Promise<void> {
+    const h = this.host(id);
+    const logFile = this.processLog(id, spec.name);
+    const started = await new GenericContainer(this.image)
+      .withName(`${this.name}-${spec.name}-${id}`)
+      .withNetworkMode(`container:${h.natsId}`)
+      .withLabels({ [ownerLabel]: String(process.pid) })
+      .withEnvironment({ ...spec.env })
+      .withCommand([imageNode, inImagePath(spec.script)])
+      .withLogConsumer((stream) => {
+        stream.pipe(createWriteStream(logFile, { flags: 'a' }));
+      })
+      .withAutoRemove(false)
+      .start();
+    h.extras.push(started.getId());
+  }
+
+  processLog(id: NodeId, name: string): string {
+    return join(this.dir, `${id}-${name}.log`);
+  }
+
   async removeHost(id: NodeId): Promise<void> {
     const h = this.host(id);
+    for (const c of h.extras) await this.removeContainer(c);
     if (h.memberId) await this.removeContainer(h.memberId);
     await this.removeContainer(h.natsId);
     this.hosts.delete(id);
@@ -322,6 +355,7 @@ export class ContainerBackend implements HostBackend {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const h of this.hosts.values()) {
+      for (const c of h.extras) await this.removeContainer(c);
       if (h.memberId) await this.removeContainer(h.memberId);
       await this.removeContainer(h.natsId);
     }

@@ -27,21 +27,33 @@ const layoutVersion = 1;
 
 const repoRoot = fileURLToPath(new URL('../../../../../', import.meta.url));
 
-/** Workspace packages a member loads, and which of their files it needs. */
+/**
+ * Workspace packages a host's processes load (a store member; an API server, controller
+ * manager and scheduler for a control plane), and which of their files they need.
+ */
 const workspace: readonly {
   readonly dir: string;
-  readonly files: 'src' | readonly string[];
+  readonly files: readonly string[];
   readonly deps?: readonly string[];
 }[] = [
-  { dir: 'packages/actor', files: 'src' },
-  { dir: 'packages/raft', files: 'src' },
-  { dir: 'packages/store', files: 'src' },
+  { dir: 'packages/actor', files: ['src'] },
+  { dir: 'packages/raft', files: ['src'] },
+  { dir: 'packages/store', files: ['src'] },
+  { dir: 'packages/api', files: ['src'] },
+  { dir: 'packages/apiserver', files: ['src'] },
+  // The controller manager and scheduler run from the controllers' own process fixtures.
+  { dir: 'packages/controllers', files: ['src', 'test/fixtures'] },
   {
     dir: 'packages/testkit',
     files: ['src/store/store-member-main.ts'],
     deps: ['@flotilla/actor', '@flotilla/store'],
   },
 ];
+
+/** Where a file of the repository is inside the image. */
+export function inImagePath(file: string): string {
+  return `/${inImage(file)}`;
+}
 
 type Collected = { entries: Map<string, TarEntry>; fingerprint: string[] };
 
@@ -148,8 +160,11 @@ async function collect(): Promise<Collected> {
   for (const w of workspace) {
     const dir = join(repoRoot, w.dir);
     addFile(c, join(dir, 'package.json'), inImage(join(dir, 'package.json')));
-    if (w.files === 'src') addTree(c, join(dir, 'src'));
-    else for (const f of w.files) addFile(c, join(dir, f), inImage(join(dir, f)));
+    for (const f of w.files) {
+      const abs = join(dir, f);
+      if (statSync(abs).isDirectory()) addTree(c, abs);
+      else addFile(c, abs, inImage(abs));
+    }
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
       dependencies?: Record<string, string>;
     };

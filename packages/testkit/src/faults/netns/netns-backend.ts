@@ -10,7 +10,7 @@ import { natsServerBinary } from '../../nats.ts';
 import { ManagedProcess } from '../../process.ts';
 import type { StoreMemberConfig } from '../../store/store-cluster.ts';
 import { tempDir } from '../../tmp.ts';
-import type { HostBackend, MemberLaunch } from '../backend.ts';
+import type { HostBackend, HostProcessSpec, MemberLaunch } from '../backend.ts';
 import { natsPorts, natsServerConfig } from '../nats-config.ts';
 import {
   claimSubnet,
@@ -34,6 +34,7 @@ type Host = {
   readonly interface: string;
   readonly nats: ManagedProcess;
   member: ManagedProcess | undefined;
+  readonly extras: ManagedProcess[];
   drops: readonly NodeId[];
   disconnected: boolean;
 };
@@ -54,6 +55,7 @@ export class NetnsBackend implements HostBackend {
   private readonly subnet: Subnet;
   private readonly log: Logger;
   private readonly hosts = new Map<NodeId, Host>();
+  private natsMaxPayloadBytes: number | undefined;
   private destroyed = false;
   private readonly unregister: () => void;
 
@@ -65,7 +67,9 @@ export class NetnsBackend implements HostBackend {
     this.unregister = registerCleanup({ name: `netns backend ${underlay.name}`, run: () => this.destroy() });
   }
 
-  static async create(options: { readonly dir?: string; readonly log?: Logger } = {}): Promise<NetnsBackend> {
+  static async create(
+    options: { readonly dir?: string; readonly log?: Logger; readonly natsMaxPayloadBytes?: number } = {},
+  ): Promise<NetnsBackend> {
     if (process.getuid?.() !== 0)
       throw new Error('the netns backend needs root (network namespaces, iptables)');
     const log = options.log ?? silentLogger();
@@ -95,7 +99,9 @@ export class NetnsBackend implements HostBackend {
       removeFaultState(name);
       throw err;
     }
-    return new NetnsBackend(underlay, subnet, options.dir ?? tempDir('netns'), log);
+    const backend = new NetnsBackend(underlay, subnet, options.dir ?? tempDir('netns'), log);
+    backend.natsMaxPayloadBytes = options.natsMaxPayloadBytes;
+    return backend;
   }
 
   private host(id: NodeId): Host {
@@ -143,6 +149,7 @@ export class NetnsBackend implements HostBackend {
           name: h.name,
           listen: h.address,
           routes: addresses.filter((a) => a !== h.address).map((a) => `${a}:${natsPorts.cluster}`),
+          maxPayloadBytes: this.natsMaxPayloadBytes,
         }),
       );
       const nats = new ManagedProcess({
@@ -158,6 +165,7 @@ export class NetnsBackend implements HostBackend {
         interface: h.interface,
         nats,
         member: undefined,
+        extras: [],
         drops: [],
         disconnected: false,
       });
@@ -168,8 +176,26 @@ export class NetnsBackend implements HostBackend {
     this.log.info({ hosts: ids }, 'hosts up');
   }
 
+  async startProcess(id: NodeId, spec: HostProcessSpec): Promise<void> {
+    const h = this.host(id);
+    h.extras.push(
+      new ManagedProcess({
+        name: `${spec.name}-${id}`,
+        command: 'ip',
+        args: ['netns', 'exec', h.netns, process.execPath, spec.script],
+        env: spec.env,
+        logFile: this.processLog(id, spec.name),
+      }).start(),
+    );
+  }
+
+  processLog(id: NodeId, name: string): string {
+    return join(this.dir, `${id}-${name}.log`);
+  }
+
   async removeHost(id: NodeId): Promise<void> {
     const h = this.host(id);
+    await Promise.all(h.extras.map((p) => p.dispose()));
     await h.member?.dispose();
     await h.nats.dispose();
     await this.underlay.removeHost(id);
@@ -247,6 +273,7 @@ export class NetnsBackend implements HostBackend {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const h of this.hosts.values()) {
+      await Promise.all(h.extras.map((p) => p.dispose()));
       await h.member?.dispose();
       await h.nats.dispose();
     }
