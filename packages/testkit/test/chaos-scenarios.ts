@@ -16,7 +16,7 @@ import type { BackendKind } from '../src/faults/backend.ts';
  * Seconds of faults per scenario. CI runs them short (see docs/testing.md for what all of
  * them cost); FLOTILLA_CHAOS_SECONDS=60 runs the full length.
  */
-export const chaosSeconds = Number(process.env.FLOTILLA_CHAOS_SECONDS ?? 12);
+export const chaosSeconds = Number(process.env.FLOTILLA_CHAOS_SECONDS ?? 8);
 /** Reports land where scripts/test keeps its output, for a look after a failure. */
 export const reportDir = fileURLToPath(new URL('../../../.test-output/chaos', import.meta.url));
 

@@ -9,7 +9,7 @@ import { reportRootSkip } from '../src/netns/index.ts';
 import { reportDir } from './chaos-scenarios.ts';
 
 /** Long enough for a few rounds of each scenario. */
-const teethMs = 20_000;
+const teethMs = 15_000;
 
 describe.skipIf(!reportRootSkip('chaos teeth'))('deliberately broken builds are caught', () => {
   it('a leader that acknowledges puts before any WAL holds them loses acknowledged writes when it is killed', {

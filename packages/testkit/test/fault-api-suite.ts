@@ -88,7 +88,7 @@ export function faultApiTests(backend: BackendKind): void {
     cluster = undefined;
   });
 
-  it('kills, restarts, pauses and isolates members, and the cluster converges after healing', async () => {
+  it('kills, restarts, pauses and isolates members, switches failpoints, and converges after healing', async () => {
     cluster = await ChaosCluster.start({ backend });
     const c = cluster;
     const client = await c.client({ timeoutMs: 20_000 });
@@ -147,9 +147,31 @@ export function faultApiTests(backend: BackendKind): void {
 
     expect(c.faults.map((f) => f.kind)).toEqual(['kill', 'restart', 'pause', 'isolate']);
     expect(c.faults.every((f) => f.endMs !== undefined && f.endMs >= f.startMs)).toBe(true);
+
+    const fpLeader = await c.waitForLeader();
+    const fpFollower = c.members.find((m) => m !== fpLeader)!;
+    // A crash just before applying: the follower dies on the next committed write.
+    await c.setFailpoint(fpFollower, 'raft.beforeApply', { action: { kind: 'crash' } });
+    await client.put('/fp/a', '1');
+    await eventually(
+      'the follower crashed at the failpoint',
+      async () => !(await c.isRunning(fpFollower)),
+      20_000,
+    );
+    await c.restart(fpFollower);
+    expect(await c.waitCaughtUp(fpFollower)).toBe(true);
+    expect((await c.failpointStatus(fpFollower))['raft.beforeApply']?.spec ?? null).toBeNull();
+    // A slow disk on the leader: every write waits for it.
+    await c.setFailpoint(fpLeader, 'wal.beforeSync', { action: { kind: 'delay', ms: 400 } });
+    const t0 = performance.now();
+    await client.put('/fp/b', '2');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(350);
+    const status = await c.clearFailpoint(fpLeader, 'wal.beforeSync');
+    expect(status['wal.beforeSync']).toMatchObject({ spec: null });
+    expect(status['wal.beforeSync']!.actions).toBeGreaterThanOrEqual(1);
   });
 
-  it('drops packets between partitioned members, both ways or one way, until healed', async () => {
+  it('drops packets one way or both until healed, replaces a dead member, recovers from a lost quorum', async () => {
     cluster = await ChaosCluster.start({ backend });
     const c = cluster;
     const [a, b, third] = c.members as [NodeId, NodeId, NodeId];
@@ -192,38 +214,7 @@ export function faultApiTests(backend: BackendKind): void {
     await eventually('it answers again', async () => (await c.status(b, 1_000)) !== undefined, 30_000);
     const revision = await c.waitConverged();
     expect(new Set((await c.hashes(revision)).values()).size).toBe(1);
-  });
 
-  it('switches failpoints inside a member process', async () => {
-    cluster = await ChaosCluster.start({ backend });
-    const c = cluster;
-    const client = await c.client({ timeoutMs: 20_000 });
-    const leader = await c.waitForLeader();
-    const follower = c.members.find((m) => m !== leader)!;
-    // A crash just before applying: the follower dies on the next committed write.
-    await c.setFailpoint(follower, 'raft.beforeApply', { action: { kind: 'crash' } });
-    await client.put('/fp/a', '1');
-    await eventually(
-      'the follower crashed at the failpoint',
-      async () => !(await c.isRunning(follower)),
-      20_000,
-    );
-    await c.restart(follower);
-    expect(await c.waitCaughtUp(follower)).toBe(true);
-    expect((await c.failpointStatus(follower))['raft.beforeApply']?.spec ?? null).toBeNull();
-    // A slow disk on the leader: every write waits for it.
-    await c.setFailpoint(leader, 'wal.beforeSync', { action: { kind: 'delay', ms: 400 } });
-    const t0 = performance.now();
-    await client.put('/fp/b', '2');
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(350);
-    const status = await c.clearFailpoint(leader, 'wal.beforeSync');
-    expect(status['wal.beforeSync']).toMatchObject({ spec: null });
-    expect(status['wal.beforeSync']!.actions).toBeGreaterThanOrEqual(1);
-  });
-
-  it('replaces a dead member, and recovers from a snapshot after losing quorum', async () => {
-    cluster = await ChaosCluster.start({ backend });
-    const c = cluster;
     const client = await c.client({ timeoutMs: 20_000 });
     for (let i = 0; i < 50; i++) await client.put(`/r/k${i}`, `v${i}`);
     const leader = await c.waitForLeader();
