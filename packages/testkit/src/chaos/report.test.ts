@@ -100,6 +100,10 @@ describe('the chaos report', () => {
     expect(text).toContain('chaos test on netns: PASS (seed 7');
     expect(text).toContain('leader kills: 1, unavailable after each for 1.50 s on average');
     expect(text).toContain('a new leader was seen after 1.30 s on average');
+    // The isolation is not undone yet: only the two kills have a time to recover.
+    expect(text).toContain(
+      'time to recover (mean, from the fault / after it was undone): kill of the leader ×1 1.50 s / 0.00 s, kill ×1 0.00 s / 0.00 s',
+    );
     expect(text).toContain('note: a note');
     const svg = timelineSvg({ ...report, passed: false, violations: ['<broken> & "quoted"'] });
     expect(svg.startsWith('<svg')).toBe(true);

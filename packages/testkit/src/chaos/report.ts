@@ -238,6 +238,23 @@ export function buildReport(input: ReportInput): ChaosReport {
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const count = (n: number) => n.toLocaleString('en-US');
 
+/** Per kind of fault (the leader's apart): mean unavailability from its start and after its end. */
+function recoveryByKind(faults: readonly FaultSummary[]): string {
+  const groups = new Map<string, FaultSummary[]>();
+  for (const f of faults) {
+    if (f.endMs === undefined || f.endMs === f.startMs) continue; // instantaneous: restarts, …
+    const key = f.leader ? `${f.kind} of the leader` : f.kind;
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return [...groups]
+    .map(
+      ([kind, fs]) =>
+        `${kind} ×${fs.length} ${seconds(mean(fs.map((f) => f.unavailableMs)))} / ${seconds(mean(fs.map((f) => f.recoverMs ?? 0)))}`,
+    )
+    .join(', ');
+}
+
 /** The report as the few lines a person reads first. */
 export function formatSummary(r: ChaosReport): string {
   const lines: string[] = [];
@@ -256,6 +273,9 @@ export function formatSummary(r: ChaosReport): string {
     for (const v of r.violations) lines.push(`  - ${v.split('\n').slice(0, 12).join('\n    ')}`);
   }
   lines.push(`faults: ${r.faults.length}; leader changes: ${r.leaderChanges}`);
+  const recovery = recoveryByKind(r.faults);
+  if (recovery.length > 0)
+    lines.push(`time to recover (mean, from the fault / after it was undone): ${recovery}`);
   const u = r.unavailability;
   lines.push(
     `unavailability (no successful operation for over ${u.thresholdMs} ms): ${u.windows.length} window(s), ${seconds(u.totalMs)} in all, longest ${seconds(u.longestMs)}`,
