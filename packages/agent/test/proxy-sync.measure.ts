@@ -85,13 +85,13 @@ try {
     noop.push((await proxy.flush()).durationMs);
   }
   process.stdout.write(
-    [
+    `${[
       `services ${services} x 3 endpoints: ${full.servicePorts} service ports, ${rules} rules, ${full.written.length} chains`,
       `full sync (first): ${full.durationMs.toFixed(0)} ms`,
       `one Service's endpoints replaced (${written[0]} chains written or deleted): ${stats(oneEndpoint)} over ${rounds} syncs`,
       `nothing changed: ${stats(noop)}`,
       `rule generation alone (views -> rules): ${coldGeneration.toFixed(1)} ms cold, ${stats(warmGeneration)} warm`,
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
   await proxy.destroy();
 } finally {

@@ -53,7 +53,7 @@ export async function waitForLeader(
   while (performance.now() < deadline) {
     const all = await memberStatuses(client, state, 300);
     for (const { status } of all) {
-      if (!status || status.raft.role !== 'leader') continue;
+      if (status?.raft.role !== 'leader') continue;
       if (exclude && (status.raft.id === exclude.name || status.raft.term <= exclude.term)) continue;
       const agree = all.filter((x) => x.status?.raft.leader === status.raft.id).length;
       if (agree * 2 > status.raft.conf.voters.length) return { name: status.raft.id, term: status.raft.term };

@@ -95,7 +95,7 @@ function convert(s: Setting, raw: unknown): { ok: true; value: unknown } | { ok:
     }
     case 'cidr': {
       const m = typeof raw === 'string' ? cidrPattern.exec(raw) : null;
-      const valid = m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+      const valid = m?.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
       return valid
         ? { ok: true, value: raw }
         : { ok: false, problem: `must be an IPv4 CIDR like 10.96.0.0/16, got ${JSON.stringify(raw)}` };
