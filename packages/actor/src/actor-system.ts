@@ -326,6 +326,8 @@ export class ActorRef<P extends Protocol> {
 }
 
 const heartbeatBoundsMs = { min: 20, max: 60_000 } as const;
+/** Room left in a message for NATS' own framing and headers. */
+const replyHeadroomBytes = 1_024;
 
 /** The serving side of one actor: its subscription, supervision, and in-flight accounting. */
 export class ActorHost<P extends Protocol> {
@@ -454,6 +456,38 @@ export class ActorHost<P extends Protocol> {
     }
   }
 
+  /**
+   * Answer a request. A reply larger than the server's payload limit cannot be sent: the
+   * caller gets a typed `ResponseTooLarge` instead of silence, and the process goes on.
+   */
+  private respond(msg: Msg, bytes: Uint8Array): void {
+    const limit = this.system.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    let payload = bytes;
+    if (bytes.byteLength > limit - replyHeadroomBytes) {
+      this.drop('response-too-large', { bytes: bytes.byteLength, limit });
+      payload = encode({
+        v: 1,
+        k: 'err',
+        e: toWireError(
+          new FlotillaError(
+            'ResponseTooLarge',
+            `reply of ${bytes.byteLength} bytes exceeds the ${limit}-byte message limit`,
+            {
+              bytes: bytes.byteLength,
+              limit,
+            },
+          ),
+        ),
+      });
+    }
+    try {
+      msg.respond(payload);
+    } catch (err) {
+      // Closed or draining connection: the caller times out and retries elsewhere.
+      this.log.debug({ err }, 'could not send a reply');
+    }
+  }
+
   private onMessage(msg: Msg): void {
     const parsed = parseFrame(msg.data);
     if (!parsed.ok) return this.drop(parsed.reason, { bytes: msg.data.byteLength });
@@ -485,18 +519,19 @@ export class ActorHost<P extends Protocol> {
     const fn = this.handler(f.m, 'ask') as ((req: unknown, ctx: RequestContext) => unknown) | undefined;
     if (!fn) {
       this.drop('unknown-method', { method: f.m });
-      msg.respond(encode({ v: 1, k: 'err', e: toWireError(UnknownMethodError.of(this.name, f.m)) }));
+      this.respond(msg, encode({ v: 1, k: 'err', e: toWireError(UnknownMethodError.of(this.name, f.m)) }));
       return;
     }
     if (this.dedupe) {
       const seen = this.dedupe.get(f.id);
       if (seen) {
-        void seen.reply.then((bytes) => msg.respond(bytes));
+        void seen.reply.then((bytes) => this.respond(msg, bytes));
         return;
       }
     }
     if (this.inFlight >= this.maxInFlight) {
-      msg.respond(
+      this.respond(
+        msg,
         encode({ v: 1, k: 'err', e: toWireError(new OverloadedError(this.name, this.maxInFlight)) }),
       );
       return;
@@ -505,13 +540,13 @@ export class ActorHost<P extends Protocol> {
     if (reply instanceof Uint8Array) {
       // A synchronous handler: answer now, no promise on the hot path.
       if (this.dedupe) this.remember(f.id, Promise.resolve(reply));
-      msg.respond(reply);
+      this.respond(msg, reply);
       return;
     }
     this.inFlight += 1;
     if (this.dedupe) this.remember(f.id, reply);
     void reply.then((bytes) => {
-      msg.respond(bytes);
+      this.respond(msg, bytes);
       this.done();
     });
   }
@@ -583,14 +618,14 @@ export class ActorHost<P extends Protocol> {
       | undefined;
     if (!fn) {
       this.drop('unknown-method', { method: f.m });
-      msg.respond(encode({ v: 1, k: 'err', e: toWireError(UnknownMethodError.of(this.name, f.m)) }));
+      this.respond(msg, encode({ v: 1, k: 'err', e: toWireError(UnknownMethodError.of(this.name, f.m)) }));
       return;
     }
     const accepted = encode({ v: 1, k: 'ok', b: { ctl: this.system.controlSubject } });
     const existing = this.system.findStream(f.id);
     if (existing) {
       // A retried open whose first answer was lost: the stream already runs.
-      msg.respond(accepted);
+      this.respond(msg, accepted);
       return;
     }
     const heartbeatMs = Math.min(heartbeatBoundsMs.max, Math.max(heartbeatBoundsMs.min, f.hb));
@@ -610,7 +645,7 @@ export class ActorHost<P extends Protocol> {
     this.system.registerStream(stream);
     this.ownStreams.add(stream);
     this.system.metrics.streams.inc({ actor: this.name });
-    msg.respond(accepted);
+    this.respond(msg, accepted);
     const ctx = this.context(f.id, f.m, heartbeatMs * 3);
     void Promise.resolve()
       .then(() => fn(f.b, stream, ctx))

@@ -75,6 +75,15 @@ export class ServerStream<Item> implements StreamSink<Item> {
   send(item: Item): Promise<void> {
     if (this.done || this.ending) return Promise.reject(new StreamError('StreamClosed', 'stream is closed'));
     const payload = encode(item);
+    const limit = (this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY) - 1_024;
+    if (payload.byteLength > limit) {
+      const err = new StreamError(
+        'StreamItemTooLarge',
+        `item of ${payload.byteLength} bytes exceeds the ${limit}-byte message limit`,
+      );
+      this.fail(err);
+      return Promise.reject(err);
+    }
     if (this.queued.length === 0 && this.credit() > 0) {
       this.publishItem(payload);
       return Promise.resolve();

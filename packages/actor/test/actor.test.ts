@@ -242,6 +242,24 @@ describe('ask', () => {
   });
 });
 
+describe('limits', () => {
+  it('answers a reply too large for NATS with a typed error and keeps serving', async () => {
+    const prefix = freshPrefix();
+    const server = await newSystem(prefix);
+    type Big = { big: Ask<{ bytes: number }, Uint8Array> };
+    await server.spawn<Big>({
+      name: 'big',
+      handlers: { big: ask((req: { bytes: number }) => new Uint8Array(req.bytes)) },
+    }).ready;
+    const client = await newSystem(prefix);
+    const big = client.ref<Big>('big');
+    const err = await big.ask('big', { bytes: 2 * 1024 * 1024 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err).toMatchObject({ code: 'ResponseTooLarge' });
+    expect((await big.ask('big', { bytes: 10 })).length).toBe(10);
+  });
+});
+
 describe('supervision', () => {
   it('retries a failing setup with back-off until it succeeds', async () => {
     const prefix = freshPrefix();
