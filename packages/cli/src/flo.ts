@@ -2,6 +2,8 @@
 // `flo`: bring up and operate a local Flotilla cluster.
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Lease, NatsApiClient, type Node } from '@flotilla/api';
+import { controllerManagerLease, schedulerLease } from '@flotilla/controllers';
 import { restoreMemberFromSnapshot } from '@flotilla/store';
 import { Command } from 'commander';
 import { type ClusterClient, connectCluster, memberStatuses, waitForLeader } from './cluster-client.ts';
@@ -9,14 +11,28 @@ import { floHome } from './home.ts';
 import {
   type ClusterState,
   down,
+  freePort,
   isAlive,
   memberSpec,
   readState,
   startMemberProcess,
   stopPids,
   up,
+  waitForApiServers,
+  writeKubeconfig,
   writeState,
 } from './local-cluster.ts';
+
+function printTable(rows: readonly (readonly string[])[]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows)
+    console.log(
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+}
 
 /** A user mistake or a cluster that is not there: one line, exit 1. */
 class FloError extends Error {}
@@ -67,15 +83,21 @@ program
       process.stdout.write('waiting for a leader ');
       const leader = await waitForLeader(client, state, 60_000);
       if (!leader) throw new FloError(`no leader after 60 s; see ${join(home, 'logs')}`);
+      console.log(`\n${leader.name} leads the store (term ${leader.term})`);
+      process.stdout.write('waiting for the API servers ');
+      if (!(await waitForApiServers(state, 60_000))) {
+        throw new FloError(`API servers not ready after 60 s; see ${join(home, 'logs')}`);
+      }
       console.log(
         `\n${leader.name} leads (term ${leader.term}); cluster healthy after ${seconds(performance.now() - t0)}`,
       );
-      await client.store.put('/flotilla/flo/up', new Date().toISOString());
     } finally {
       await client.close();
     }
+    const kubeconfig = writeKubeconfig(home, state);
     console.log(`state and logs in ${home}`);
-    console.log('next: flo status · flo chaos kill-leader · flo down');
+    console.log(`export KUBECONFIG=${kubeconfig}`);
+    console.log('next: kubectl get namespaces · flo status · flo chaos kill-leader · flo down');
   });
 
 program
@@ -135,14 +157,32 @@ program
           `:${n.port}`,
           isAlive(n.pid) ? 'ok' : 'dead',
         ]);
-      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-      for (const row of table)
-        console.log(
-          row
-            .map((cell, i) => cell.padEnd(widths[i]!))
-            .join('  ')
-            .trimEnd(),
-        );
+      printTable(table);
+      console.log('');
+      const api = new NatsApiClient({ system: client.system, clusterId: state.cluster });
+      const leases = api.resource<Lease>({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases' });
+      for (const [label, ref] of [
+        ['controller-manager', controllerManagerLease],
+        ['scheduler', schedulerLease],
+      ] as const) {
+        const holder = await leases
+          .get(ref.name, ref.namespace)
+          .then((l) => l.spec?.holderIdentity ?? '-')
+          .catch(() => '-');
+        console.log(`${label} lease: ${holder}`);
+      }
+      const nodes = await api
+        .resource<Node>({ group: '', version: 'v1', resource: 'nodes' })
+        .list()
+        .catch(() => undefined);
+      const nodeRows = [['NODE', 'READY', 'POD CIDR']];
+      for (const node of nodes?.items ?? []) {
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+        nodeRows.push([node.metadata.name ?? '', ready, node.spec?.podCIDR ?? '-']);
+      }
+      console.log('');
+      if (nodeRows.length === 1) console.log('no nodes');
+      else printTable(nodeRows);
     });
   });
 
@@ -163,7 +203,13 @@ raft
   .action(async (name: string) => {
     await withCluster(async (client, state) => {
       if (state.members.some((m) => m.name === name)) throw new FloError(`member ${name} already exists`);
-      const spec = memberSpec(floHome(), state, name, state.members.length % state.nats.length);
+      const spec = memberSpec(
+        floHome(),
+        state,
+        name,
+        state.members.length % state.nats.length,
+        await freePort(),
+      );
       spec.pid = startMemberProcess(floHome(), spec);
       state.members.push(spec);
       writeState(floHome(), state);
@@ -225,7 +271,7 @@ snapshot
     const names = state.members.map((m) => m.name);
     const restoredDir = join(home, 'members', `restored-${Date.now()}`);
     for (const [i, name] of names.entries()) {
-      const spec = memberSpec(home, state, name, i % state.nats.length);
+      const spec = memberSpec(home, state, name, i % state.nats.length, state.members[i]!.apiPort);
       const dataDir = join(restoredDir, name);
       const info = await restoreMemberFromSnapshot({
         dir: join(dataDir, 'store'),

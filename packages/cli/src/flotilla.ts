@@ -3,12 +3,14 @@ import { exitOnSignals } from '@flotilla/actor';
 // `flotilla`: the long-running processes. `flotilla store` runs a store member; the other
 // components join as they are built (`server` composes them in one process, as k3s does).
 import { Command } from 'commander';
+import { startApiServer, startControllers, startScheduler } from './commands/control-plane.ts';
 import { processContext, type RunningComponent, startStore } from './commands/store.ts';
 import { ConfigError, type FlotillaConfig, loadConfig } from './config/load.ts';
 import { flagName, settings } from './config/settings.ts';
 
 type ComponentStart = (ctx: Awaited<ReturnType<typeof processContext>>) => Promise<RunningComponent>;
 
+const common = ['cluster', 'member', 'nats', 'log'];
 const components: Record<
   string,
   {
@@ -17,10 +19,30 @@ const components: Record<
     readonly uses: readonly string[];
   }
 > = {
+  server: {
+    description: 'a control-plane member: store, API server, controller manager and scheduler in one process',
+    start: [startStore, startApiServer, startControllers, startScheduler],
+    uses: [...common, 'dataDir', 'store', 'apiserver', 'controllers'],
+  },
   store: {
     description: 'a store member: the etcd-like key-value store, replicated by Raft',
     start: [startStore],
-    uses: ['cluster', 'member', 'dataDir', 'nats', 'log', 'store'],
+    uses: [...common, 'dataDir', 'store'],
+  },
+  apiserver: {
+    description: 'an API server replica (stateless; any number)',
+    start: [startApiServer],
+    uses: [...common, 'apiserver'],
+  },
+  controllers: {
+    description: 'the controller manager (leader-elected)',
+    start: [startControllers],
+    uses: [...common, 'controllers'],
+  },
+  scheduler: {
+    description: 'the scheduler (leader-elected)',
+    start: [startScheduler],
+    uses: [...common],
   },
 };
 

@@ -19,6 +19,8 @@ export type MemberProcess = {
   readonly name: string;
   pid: number;
   readonly dataDir: string;
+  /** Loopback port of this member's API server. */
+  readonly apiPort: number;
   /** The NATS server this member talks to (its "machine's" server). */
   readonly natsIndex: number;
   readonly args: readonly string[];
@@ -56,7 +58,7 @@ export function natsUrls(state: ClusterState): string[] {
   return state.nats.map((n) => `nats://127.0.0.1:${n.port}`);
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
@@ -140,7 +142,7 @@ export async function up(options: UpOptions): Promise<ClusterState> {
   for (const s of nats) await waitForRoutes(s.monitorPort, n - 1, 15_000);
   const names = Array.from({ length: options.members }, (_, i) => `m${i + 1}`);
   for (const [i, name] of names.entries()) {
-    const m = memberSpec(home, state, name, i % n, names);
+    const m = memberSpec(home, state, name, i % n, await freePort(), names);
     m.pid = startMemberProcess(home, m);
     state.members.push(m);
   }
@@ -155,22 +157,15 @@ export function memberSpec(
   state: ClusterState,
   name: string,
   natsIndex: number,
+  apiPort: number,
   bootstrap?: readonly string[],
 ): MemberProcess {
   const dataDir = join(home, 'members', name);
-  const args = [
-    'store',
-    '--member',
-    name,
-    '--cluster',
-    state.cluster,
-    '--data-dir',
-    dataDir,
-    '--nats-servers',
-    `nats://127.0.0.1:${state.nats[natsIndex]!.port}`,
-  ];
+  const args = ['server', '--member', name, '--cluster', state.cluster, '--data-dir', dataDir];
+  args.push('--nats-servers', `nats://127.0.0.1:${state.nats[natsIndex]!.port}`);
+  args.push('--apiserver-listen', `127.0.0.1:${apiPort}`);
   if (bootstrap) args.push('--store-bootstrap', bootstrap.join(','));
-  return { name, pid: 0, dataDir, natsIndex, args };
+  return { name, pid: 0, dataDir, natsIndex, apiPort, args };
 }
 
 async function waitForRoutes(monitorPort: number, routes: number, timeoutMs: number): Promise<void> {
@@ -209,5 +204,49 @@ export async function down(home: string, progress: (line: string) => void): Prom
   for (const n of state.nats) progress(`stopped ${n.name}`);
   rmSync(join(home, 'members'), { recursive: true, force: true });
   rmSync(stateFile(home), { force: true });
+  return true;
+}
+
+/** A kubeconfig for the local cluster's API servers (plain HTTP on loopback). */
+export function writeKubeconfig(home: string, state: ClusterState): string {
+  const file = join(home, 'kubeconfig');
+  const server = `http://127.0.0.1:${state.members[0]!.apiPort}`;
+  const lines = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: flotilla-local',
+    '  cluster:',
+    `    server: ${server}`,
+    'contexts:',
+    '- name: flotilla-local',
+    '  context:',
+    '    cluster: flotilla-local',
+    '    namespace: default',
+    '    user: flotilla-local',
+    'current-context: flotilla-local',
+    'users:',
+    '- name: flotilla-local',
+    '  user: {}',
+  ];
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Resolves true once every member's API server answers /readyz (false after `timeoutMs`). */
+export async function waitForApiServers(state: ClusterState, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (const m of state.members) {
+    for (;;) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${m.apiPort}/readyz`);
+        if (res.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) return false;
+      await delay(100);
+    }
+  }
   return true;
 }

@@ -30,6 +30,29 @@ describe('flo on a local cluster', () => {
     const state = readState(home)!;
     expect(state.members.map((m) => m.name)).toEqual(['m1', 'm2', 'm3']);
 
+    // The printed kubeconfig works with a stock kubectl.
+    const kubeconfig = /^export KUBECONFIG=(.+)$/m.exec(upOut)![1]!;
+    const { stdout: ns } = await run(
+      '/usr/bin/kubectl',
+      ['--kubeconfig', kubeconfig, 'get', 'namespaces', '-o', 'name'],
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(ns).toContain('namespace/default');
+
+    // Both leases get a holder, and status names it.
+    const leaseDeadline = Date.now() + 30_000;
+    let leaseLines = '';
+    for (;;) {
+      leaseLines = await floCmd('status');
+      if (!/lease: -$/m.test(leaseLines)) break;
+      expect(Date.now()).toBeLessThan(leaseDeadline);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(leaseLines).toMatch(/^controller-manager lease: \S+$/m);
+    expect(leaseLines).toMatch(/^scheduler lease: \S+$/m);
+
     // flo status against the members' own statuses.
     const client = await connectCluster(state);
     try {
