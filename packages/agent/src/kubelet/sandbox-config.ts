@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { SeccompProfile as ApiSeccompProfile, Pod } from '@flotilla/api';
+import { clusterNdots, clusterSearchPath } from '../dns/resolv-conf.ts';
 import type { DnsConfig, PortMapping, SandboxConfig, SeccompProfile } from '../runtime/runtime.ts';
 import { nodeLabel, podNameLabel, podNamespaceLabel, podUidLabel } from './labels.ts';
 
@@ -61,10 +62,13 @@ export function dnsConfigFor(pod: Pod, cluster: ClusterDns, host: ResolvConf): D
   switch (policy) {
     case 'ClusterFirst':
     case 'ClusterFirstWithHostNet': {
-      const ns = pod.metadata.namespace ?? 'default';
+      // The same path and ndots the cluster DNS add-on documents (dns/resolv-conf.ts).
       servers = [...cluster.servers];
-      searches = [`${ns}.svc.${cluster.domain}`, `svc.${cluster.domain}`, cluster.domain, ...host.searches];
-      options = ['ndots:5'];
+      searches = [
+        ...clusterSearchPath(pod.metadata.namespace ?? 'default', cluster.domain),
+        ...host.searches,
+      ];
+      options = [`ndots:${clusterNdots}`];
       break;
     }
     case 'Default':

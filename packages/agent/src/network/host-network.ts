@@ -4,6 +4,7 @@ import { FlotillaError } from '@flotilla/actor';
 import { type CIDR, cidrSize, parseCIDR } from '@flotilla/api';
 import { HostCommandError } from '../errors.ts';
 import { runHost } from '../host-command.ts';
+import { flotillaRouteProtocol } from '../net/routes.ts';
 import type { NodePaths } from '../node-paths.ts';
 import { cniConflist, conflistFileName, type PodNetwork } from './cni-config.ts';
 
@@ -41,12 +42,27 @@ type RouteEntry = {
   readonly type?: string;
   readonly dev?: string;
   readonly metric?: number;
+  readonly protocol?: string;
 };
 
 /**
+ * A Flotilla guard: a `proto 241` blackhole over a range that holds this pod CIDR (the
+ * cluster's pod range that `PodRouter` or an underlay installs). Being less specific, it
+ * never shadows the node's own bridge route; it only drops what no node holds.
+ */
+function isGuardOver(route: RouteEntry, dst: CIDR, podCIDR: CIDR): boolean {
+  return (
+    route.type === 'blackhole' &&
+    route.protocol === String(flotillaRouteProtocol) &&
+    dst.prefixLength <= podCIDR.prefixLength
+  );
+}
+
+/**
  * Prepares the host for this node's pods: refuses a pod CIDR that overlaps a route
- * something else installed, adds the blackhole route, writes the CNI conflist. The
- * bridge itself is created by the bridge plugin with the first sandbox.
+ * something else installed (Flotilla's own guard blackholes over the cluster range
+ * aside), adds the blackhole route, writes the CNI conflist. The bridge itself is
+ * created by the bridge plugin with the first sandbox.
  */
 export async function setUpHostNetwork(paths: NodePaths, network: PodNetwork): Promise<void> {
   const ours = parseCIDR(network.podCIDR)!;
@@ -58,6 +74,7 @@ export async function setUpHostNetwork(paths: NodePaths, network: PodNetwork): P
     if (dst === undefined || !overlaps(dst, ours)) continue;
     const isOurs =
       route.dev === paths.bridge ||
+      isGuardOver(route, dst, ours) ||
       (mine &&
         route.type === 'blackhole' &&
         route.metric === blackholeRouteMetric &&
