@@ -1,0 +1,252 @@
+/**
+ * The node's part of the cluster network, fed from the API: pod routes to the other
+ * nodes (PodRouter, from Nodes' podCIDR and InternalIP), the service proxy (from
+ * Services, Endpoints and EndpointSlices) and the cluster DNS add-on, which every agent
+ * serves on its own address, port 53, behind the `kube-system/kube-dns` Service whose
+ * Endpoints list the agents that serve it (docs/networking.md, "Where the cluster DNS runs").
+ */
+import type { Logger } from '@flotilla/actor';
+import {
+  type ApiClient,
+  type EndpointAddress,
+  type Endpoints,
+  isAlreadyExists,
+  isConflict,
+  isNotFound,
+  type Node,
+  type ResourceClient,
+  type ResourceRef,
+  type Service,
+} from '@flotilla/api';
+import { ClusterDns } from '../dns/dns-server.ts';
+import { PodRouter } from '../net/pod-routes.ts';
+import type { ServiceCatalogEvent, ServiceObject } from '../net/service-catalog.ts';
+import { ServiceProxy } from '../proxy/service-proxy.ts';
+import type { AgentMetrics } from './agent-metrics.ts';
+import { type ListWatchEvent, listAndWatch } from './list-watch.ts';
+
+const nodesResource: ResourceRef = { group: '', version: 'v1', resource: 'nodes' };
+const servicesResource: ResourceRef = { group: '', version: 'v1', resource: 'services' };
+const endpointsResource: ResourceRef = { group: '', version: 'v1', resource: 'endpoints' };
+const endpointSlicesResource: ResourceRef = {
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  resource: 'endpointslices',
+};
+
+export const dnsServiceNamespace = 'kube-system';
+export const dnsServiceName = 'kube-dns';
+/** Attempts of one Endpoints edit that keeps meeting a newer version. */
+const maxEndpointsConflictRetries = 5;
+
+export type ClusterNetworkOptions = {
+  readonly client: ApiClient;
+  readonly nodeName: string;
+  /** This node's InternalIP: pod routes point at it, the DNS listens on it. */
+  readonly nodeIP: string;
+  /** The cluster's pod range (blackholed; more specific routes to nodes win). */
+  readonly clusterCIDR: string;
+  readonly serviceCIDR: string;
+  /** Serve the cluster DNS here and list this node in kube-dns' Endpoints. */
+  readonly dns?: { readonly serviceIP: string; readonly domain: string; readonly port?: number } | undefined;
+  readonly logger: Logger;
+  readonly metrics: AgentMetrics;
+};
+
+/** Pod routes, service proxy and DNS of one node, kept in step with the API. */
+export class ClusterNetwork {
+  readonly router: PodRouter;
+  readonly proxy: ServiceProxy;
+  readonly dns: ClusterDns | undefined;
+  private readonly options: ClusterNetworkOptions;
+  private readonly log: Logger;
+  private readonly abort = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+
+  private constructor(
+    options: ClusterNetworkOptions,
+    router: PodRouter,
+    proxy: ServiceProxy,
+    dns: ClusterDns | undefined,
+  ) {
+    this.options = options;
+    this.router = router;
+    this.proxy = proxy;
+    this.dns = dns;
+    this.log = options.logger.child({ component: 'cluster-network' });
+  }
+
+  static async start(options: ClusterNetworkOptions): Promise<ClusterNetwork> {
+    const logger = options.logger;
+    const router = new PodRouter({ nodeName: options.nodeName, clusterCIDR: options.clusterCIDR, logger });
+    await router.start();
+    const proxy = await ServiceProxy.start({
+      nodeName: options.nodeName,
+      serviceCIDR: options.serviceCIDR,
+      logger,
+    });
+    const dns =
+      options.dns === undefined
+        ? undefined
+        : await ClusterDns.start({
+            listen: { address: options.nodeIP, port: options.dns.port ?? 53 },
+            domain: options.dns.domain,
+            logger,
+          });
+    const network = new ClusterNetwork(options, router, proxy, dns);
+    network.loops.push(network.watchNodes(), network.watchServices());
+    if (dns !== undefined) await network.publishDns();
+    return network;
+  }
+
+  /** Stops watching; routes and rules stay (pods keep their network while the agent restarts). */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all(this.loops);
+    if (this.dns !== undefined) {
+      await this.withdrawDns().catch((err: unknown) =>
+        this.log.warn({ err }, 'could not remove this node from kube-dns'),
+      );
+      await this.dns.stop();
+    }
+    await this.proxy.stop();
+  }
+
+  private async watchNodes(): Promise<void> {
+    const nodes = new Map<string, Node>();
+    let synced = false;
+    for await (const event of this.watch<Node>(nodesResource, 'nodes')) {
+      if (event.kind === 'synced') synced = true;
+      else if (event.kind === 'deleted') nodes.delete(event.object.metadata.name ?? '');
+      else nodes.set(event.object.metadata.name ?? '', event.object);
+      if (!synced) continue;
+      const result = await this.router.sync([...nodes.values()]).catch((err: unknown) => {
+        this.log.warn({ err }, 'pod route sync failed');
+        return undefined;
+      });
+      if (result !== undefined && (result.added.length > 0 || result.removed.length > 0)) {
+        this.log.info({ added: result.added.length, removed: result.removed.length }, 'pod routes synced');
+      }
+    }
+  }
+
+  /** Services, Endpoints and EndpointSlices merged into one catalog stream. */
+  private async watchServices(): Promise<void> {
+    const kinds: readonly [ResourceRef, string, ServiceObject['kind']][] = [
+      [servicesResource, 'services', 'Service'],
+      [endpointsResource, 'endpoints', 'Endpoints'],
+      [endpointSlicesResource, 'endpointslices', 'EndpointSlice'],
+    ];
+    const synced = new Set<string>();
+    const deliver = (event: ServiceCatalogEvent) => {
+      this.proxy.handle(event);
+      this.dns?.handle(event);
+    };
+    await Promise.all(
+      kinds.map(async ([ref, name, kind]) => {
+        for await (const event of this.watch<ServiceObject>(ref, name)) {
+          if (event.kind !== 'synced') {
+            // Items of a list may come without their kind; the catalog sorts by it.
+            const object = { ...event.object, kind } as ServiceObject;
+            deliver({ kind: event.kind, object });
+            continue;
+          }
+          // The catalog may drop what it has not heard of only once every kind is listed.
+          synced.add(name);
+          if (synced.size === kinds.length) deliver(event);
+        }
+      }),
+    );
+  }
+
+  private watch<T extends Node | ServiceObject>(
+    ref: ResourceRef,
+    name: string,
+  ): AsyncGenerator<ListWatchEvent<T>> {
+    const { metrics, nodeName } = this.options;
+    return listAndWatch(this.options.client.resource<T>(ref), {
+      name,
+      logger: this.log,
+      signal: this.abort.signal,
+      onFailure: () => metrics.watchFailures.inc({ node: nodeName, resource: name }),
+    });
+  }
+
+  // ---- the DNS add-on's Service and Endpoints -------------------------------------------
+
+  private dnsService(): Service {
+    const serviceIP = this.options.dns?.serviceIP ?? '';
+    return {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: dnsServiceName,
+        namespace: dnsServiceNamespace,
+        labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' },
+      },
+      spec: {
+        clusterIP: serviceIP,
+        ports: [
+          { name: 'dns', protocol: 'UDP', port: 53, targetPort: 53 },
+          { name: 'dns-tcp', protocol: 'TCP', port: 53, targetPort: 53 },
+        ],
+      },
+    };
+  }
+
+  /** Makes sure kube-dns exists and lists this node's address. */
+  private async publishDns(): Promise<void> {
+    const services = this.options.client.resource<Service>(servicesResource);
+    try {
+      await services.create(this.dnsService());
+      this.log.info({ clusterIP: this.options.dns?.serviceIP }, 'created the kube-dns Service');
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    await this.editDnsEndpoints((addresses) => [
+      ...addresses.filter((a) => a.ip !== this.options.nodeIP),
+      { ip: this.options.nodeIP, nodeName: this.options.nodeName },
+    ]);
+    this.options.metrics.apiWrites.inc({ node: this.options.nodeName, write: 'dns-endpoint', result: 'ok' });
+  }
+
+  private async withdrawDns(): Promise<void> {
+    await this.editDnsEndpoints((addresses) => addresses.filter((a) => a.ip !== this.options.nodeIP));
+  }
+
+  private async editDnsEndpoints(
+    edit: (addresses: readonly EndpointAddress[]) => readonly EndpointAddress[],
+  ): Promise<void> {
+    const endpoints: ResourceClient<Endpoints> = this.options.client.resource<Endpoints>(endpointsResource);
+    const ports = [
+      { name: 'dns', protocol: 'UDP' as const, port: this.options.dns?.port ?? 53 },
+      { name: 'dns-tcp', protocol: 'TCP' as const, port: this.options.dns?.port ?? 53 },
+    ];
+    for (let attempt = 0; ; attempt++) {
+      let current: Endpoints | undefined;
+      try {
+        current = await endpoints.get(dnsServiceName, dnsServiceNamespace);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      const before = (current?.subsets ?? []).flatMap((s) => s.addresses ?? []);
+      const addresses = [...edit(before)].sort((a, b) => a.ip.localeCompare(b.ip));
+      const subsets = addresses.length === 0 ? [] : [{ addresses, ports }];
+      try {
+        if (current === undefined) {
+          await endpoints.create({
+            apiVersion: 'v1',
+            kind: 'Endpoints',
+            metadata: { name: dnsServiceName, namespace: dnsServiceNamespace },
+            subsets,
+          });
+        } else {
+          await endpoints.update({ ...current, subsets });
+        }
+        return;
+      } catch (err) {
+        if ((!isConflict(err) && !isAlreadyExists(err)) || attempt >= maxEndpointsConflictRetries) throw err;
+      }
+    }
+  }
+}
