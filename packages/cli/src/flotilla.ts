@@ -3,6 +3,7 @@ import { exitOnSignals } from '@flotilla/actor';
 // `flotilla`: the long-running processes. `flotilla store` runs a store member; the other
 // components join as they are built (`server` composes them in one process, as k3s does).
 import { Command } from 'commander';
+import { startAgent } from './commands/agent.ts';
 import { startApiServer, startControllers, startScheduler } from './commands/control-plane.ts';
 import { processContext, type RunningComponent, startStore } from './commands/store.ts';
 import { ConfigError, type FlotillaConfig, loadConfig } from './config/load.ts';
@@ -17,6 +18,10 @@ const components: Record<
     readonly description: string;
     readonly start: readonly ComponentStart[];
     readonly uses: readonly string[];
+    /** Settings it cannot start without (beyond `member`). */
+    readonly required?: readonly string[];
+    /** Short flags for settings, e.g. `--node-ip` for `--agent-node-ip`. */
+    readonly aliases?: Readonly<Record<string, string>>;
   }
 > = {
   server: {
@@ -44,6 +49,21 @@ const components: Record<
     start: [startScheduler],
     uses: [...common],
   },
+  agent: {
+    description:
+      'a node agent: registers the node --member (alias --node-name), runs its pods on containerd or the fake runtime, pod routes, service proxy and cluster DNS',
+    start: [startAgent],
+    uses: [...common, 'dataDir', 'agent', 'controllers.clusterCIDR', 'apiserver.serviceCIDR'],
+    required: ['agent.nodeIP'],
+    aliases: {
+      nodeName: 'member',
+      nats: 'nats.servers',
+      runtime: 'agent.runtime',
+      containerdSocket: 'agent.containerdSocket',
+      nodeIp: 'agent.nodeIP',
+      clusterDns: 'agent.clusterDNS',
+    },
+  },
 };
 
 const program = new Command('flotilla')
@@ -66,8 +86,15 @@ for (const [name, component] of Object.entries(components)) {
       `${s.description}${s.default !== undefined ? ` (default: ${String(s.default)})` : ''}`,
     );
   }
+  for (const [alias, path] of Object.entries(component.aliases ?? {})) {
+    const flag = `--${alias.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    cmd.option(`${flag} <value>`, `same as ${flagName(path)}`);
+  }
   cmd.action(async (opts: Record<string, unknown>) => {
     const flags: Record<string, unknown> = {};
+    for (const [alias, path] of Object.entries(component.aliases ?? {})) {
+      if (opts[alias] !== undefined) flags[path] = opts[alias];
+    }
     for (const s of settings) {
       const key = flagName(s.path)
         .slice(2)
@@ -76,7 +103,11 @@ for (const [name, component] of Object.entries(components)) {
     }
     let config: FlotillaConfig;
     try {
-      config = loadConfig({ file: opts.config as string | undefined, flags, required: ['member'] });
+      config = loadConfig({
+        file: opts.config as string | undefined,
+        flags,
+        required: ['member', ...(component.required ?? [])],
+      });
     } catch (err) {
       if (err instanceof ConfigError) {
         for (const p of err.problems) console.error(`flotilla ${name}: ${p}`);

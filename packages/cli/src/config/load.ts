@@ -17,7 +17,14 @@ export type FlotillaConfig = {
   };
   readonly apiserver: { readonly listen: string; readonly serviceCIDR: string };
   readonly controllers: { readonly clusterCIDR: string; readonly nodeCIDRMaskSize: number };
-  readonly agent: { readonly runtime: 'containerd' | 'fake'; readonly containerdSocket: string };
+  readonly agent: {
+    readonly runtime: 'containerd' | 'fake';
+    readonly containerdSocket: string;
+    readonly nodeIP: string;
+    readonly clusterDNS: string;
+    readonly clusterDomain: string;
+    readonly leaseRenewIntervalMs: number;
+  };
 };
 
 /** Every problem with a configuration, one line each; nothing starts until there are none. */
@@ -34,6 +41,7 @@ type Source = { readonly name: string; readonly value: unknown };
 
 const idPattern = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const cidrPattern = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const ipPattern = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const addressPattern = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 /** Check and convert one raw value; a string explains what is wrong. */
@@ -104,6 +112,12 @@ function convert(s: Setting, raw: unknown): { ok: true; value: unknown } | { ok:
       return ['debug', 'info', 'warn', 'error'].includes(raw as string)
         ? { ok: true, value: raw }
         : { ok: false, problem: `must be debug, info, warn or error, got ${JSON.stringify(raw)}` };
+    case 'ip': {
+      const m = typeof raw === 'string' ? ipPattern.exec(raw) : null;
+      return m?.slice(1, 5).every((o) => Number(o) <= 255)
+        ? { ok: true, value: raw }
+        : { ok: false, problem: `must be an IPv4 address like 192.0.2.10, got ${JSON.stringify(raw)}` };
+    }
     case 'runtime':
       return raw === 'containerd' || raw === 'fake'
         ? { ok: true, value: raw }

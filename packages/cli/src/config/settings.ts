@@ -12,7 +12,8 @@ export type SettingType =
   | 'address'
   | 'cidr'
   | 'level'
-  | 'runtime';
+  | 'runtime'
+  | 'ip';
 
 export interface Setting {
   /** Dotted path in the YAML file and in the loaded config. */
@@ -116,6 +117,32 @@ export const settings: readonly Setting[] = [
     type: 'string',
     default: '',
     description: 'use this containerd socket instead of starting one',
+  },
+  {
+    path: 'agent.nodeIP',
+    type: 'ip',
+    description:
+      "the node's InternalIP: pods' hostIP, the next hop to its pods, where it serves the cluster DNS",
+  },
+  {
+    path: 'agent.clusterDNS',
+    type: 'ip',
+    default: '10.96.0.10',
+    description: "the kube-dns Service's cluster IP, pods' nameserver (inside apiserver.serviceCIDR)",
+  },
+  {
+    path: 'agent.clusterDomain',
+    type: 'string',
+    default: 'cluster.local',
+    description: 'the cluster DNS domain',
+  },
+  {
+    path: 'agent.leaseRenewIntervalMs',
+    type: 'int',
+    default: 10_000,
+    min: 1_000,
+    max: 60_000,
+    description: 'how often the node renews its Lease in kube-node-lease',
   },
 ];
 
