@@ -16,6 +16,12 @@ export interface NatsOptions {
   readonly pingIntervalMs?: number;
   readonly maxPingOut?: number;
   readonly reconnectTimeWaitMs?: number;
+  /**
+   * Keep trying until a first connection succeeds (default: a process waits for its NATS
+   * to come up). With false, `connect` rejects when no listed server answers, for callers
+   * that must not wait on a server that may be gone for good (a test harness polling hosts).
+   */
+  readonly waitOnFirstConnect?: boolean;
 }
 
 /**
@@ -32,7 +38,7 @@ export async function connectNats(options: NatsOptions, log: Logger): Promise<Na
     reconnectJitter: 100,
     pingInterval: options.pingIntervalMs ?? 5_000,
     maxPingOut: options.maxPingOut ?? 2,
-    waitOnFirstConnect: true,
+    waitOnFirstConnect: options.waitOnFirstConnect ?? true,
     // Otherwise every request builds two Error objects up front just for their stack
     // traces: about a third of a caller's CPU at high request rates (seen in bench:actor).
     noAsyncTraces: true,

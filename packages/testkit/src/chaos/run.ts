@@ -116,11 +116,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       log.error({ err }, 'scenario failed');
     }
     log.info('scenario done; undoing every fault');
-    const healedAt = await undoEverything(cluster);
+    const healedAt = await windDownStep(log, 'undo every fault', 120_000, undoEverything(cluster, log));
     await delay(options.settleMs ?? 2_000);
-    await Promise.all(workloads.map((w) => w.stop()));
+    await windDownStep(log, 'stop the load', 60_000, Promise.all(workloads.map((w) => w.stop())));
     const t1 = performance.now();
-    await monitor.stop();
+    await windDownStep(log, 'stop the monitor', 30_000, monitor.stop());
     await cluster.waitForLeader(30_000).catch(() => undefined);
     log.info(workload.history.counts(), 'load stopped; checking');
     const details: Record<string, number | string | boolean> = {};
@@ -158,16 +158,40 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   }
 }
 
+/**
+ * One step of a run's wind-down, bounded: a step that hangs ends the run with an error
+ * naming it (and the log says which step was last entered), never a silent test timeout.
+ */
+async function windDownStep<T>(log: Logger, name: string, timeoutMs: number, work: Promise<T>): Promise<T> {
+  log.info({ step: name }, 'wind-down step');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`chaos run: "${name}" did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Heal the network, thaw and restart whatever is down; returns when that was done. */
-async function undoEverything(cluster: ChaosCluster): Promise<number> {
+async function undoEverything(cluster: ChaosCluster, log: Logger): Promise<number> {
   await cluster.heal();
   for (const m of cluster.members) {
+    log.info({ member: m }, 'resuming and clearing failpoints');
     await cluster.resume(m);
     await cluster.clearFailpoint(m).catch(() => undefined);
   }
   const healedAt = performance.now();
   for (const m of cluster.members) {
-    if (!(await cluster.isRunning(m))) await cluster.restart(m);
+    if (!(await cluster.isRunning(m))) {
+      log.info({ member: m }, 'restarting a member found down');
+      await cluster.restart(m);
+    }
   }
   return healedAt;
 }

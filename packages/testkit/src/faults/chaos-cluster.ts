@@ -614,11 +614,12 @@ export class ChaosCluster implements FaultApi {
   }
 
   private async removeHost(id: NodeId): Promise<void> {
+    // Out of the host list first, so no new connection to it is made from here on.
+    this.hosts.splice(this.hosts.indexOf(id), 1);
     const system = this.memberSystems.get(id);
     this.memberSystems.delete(id);
     await system?.shutdown({ timeoutMs: 500 }).catch(() => undefined);
     await this.backend.removeHost(id);
-    this.hosts.splice(this.hosts.indexOf(id), 1);
     this.partitions.forget(id);
     this.disconnected.delete(id);
   }
@@ -650,18 +651,31 @@ export class ChaosCluster implements FaultApi {
     throw new Error(`${member} did not serve within ${timeoutMs} ms; see ${this.memberLog(member)}`);
   }
 
+  /**
+   * A connection to the member's own NATS server, kept while the host exists. The first
+   * connect fails fast instead of waiting: a poll that read the host list just before a
+   * host was removed must not wait forever on a server that is gone.
+   */
   private async memberSystem(member: NodeId): Promise<ActorSystem> {
-    let system = this.memberSystems.get(member);
-    if (!system) {
-      system = await ActorSystem.connect({
-        servers: [this.backend.natsUrl(member)],
-        log: silentLogger(),
-        prefix: 'flotilla',
-        name: `chaos-harness-${member}`,
-        pingIntervalMs: 1_000,
-      });
-      this.memberSystems.set(member, system);
+    const cached = this.memberSystems.get(member);
+    if (cached) return cached;
+    this.check(member);
+    const system = await ActorSystem.connect({
+      servers: [this.backend.natsUrl(member)],
+      log: silentLogger(),
+      prefix: 'flotilla',
+      name: `chaos-harness-${member}`,
+      pingIntervalMs: 1_000,
+      waitOnFirstConnect: false,
+    });
+    const raced = this.memberSystems.get(member);
+    if (raced || !this.hosts.includes(member)) {
+      // Another caller connected meanwhile, or the host was removed while we connected.
+      await system.shutdown({ timeoutMs: 500 }).catch(() => undefined);
+      if (raced) return raced;
+      throw new RangeError(`${member} was removed`);
     }
+    this.memberSystems.set(member, system);
     return system;
   }
 
