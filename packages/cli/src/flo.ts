@@ -7,6 +7,7 @@ import { controllerManagerLease, schedulerLease } from '@flotilla/controllers';
 import { restoreMemberFromSnapshot } from '@flotilla/store';
 import { Command } from 'commander';
 import { type ClusterClient, connectCluster, memberStatuses, waitForLeader } from './cluster-client.ts';
+import { ConfigError, type FlotillaConfig, loadConfig } from './config/load.ts';
 import { floHome } from './home.ts';
 import {
   type ClusterState,
@@ -39,9 +40,36 @@ class FloError extends Error {}
 
 const program = new Command('flo')
   .description('Run and operate a local Flotilla cluster')
+  .option(
+    '-c, --config <file>',
+    'operate the cluster this flotilla config file names (its cluster and nats.servers, FLOTILLA_* variables applied) instead of the local one',
+  )
   .showHelpAfterError();
 
+/** The config of `flo --config FILE`, or undefined for the local cluster. */
+function remoteConfig(): FlotillaConfig | undefined {
+  const file = program.opts<{ config?: string }>().config;
+  if (file === undefined) return undefined;
+  try {
+    return loadConfig({ file });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new FloError(err.problems.join('; '));
+    throw err;
+  }
+}
+
+/** Commands that start, stop or signal processes only work on the cluster `flo up` started. */
+function localOnly(command: string): void {
+  if (program.opts<{ config?: string }>().config !== undefined) {
+    throw new FloError(`${command} works on the local cluster only (without --config)`);
+  }
+}
+
 function requireState(): ClusterState {
+  const config = remoteConfig();
+  if (config) {
+    return { createdAt: '', cluster: config.cluster, nats: [], members: [], servers: config.nats.servers };
+  }
   const state = readState(floHome());
   if (!state) throw new FloError(`no cluster in ${floHome()} (flo up starts one)`);
   return state;
@@ -51,6 +79,13 @@ async function withCluster<T>(fn: (client: ClusterClient, state: ClusterState) =
   const state = requireState();
   const client = await connectCluster(state);
   try {
+    if (state.servers) {
+      // A cluster flo did not start: its members are what the store's configuration says.
+      const conf = await client.store.members();
+      for (const name of [...conf.voters, ...conf.learners]) {
+        state.members.push({ name, pid: 0, dataDir: '', apiPort: 0, natsIndex: 0, args: [] });
+      }
+    }
     return await fn(client, state);
   } finally {
     await client.close();
@@ -75,6 +110,7 @@ program
   .command('up')
   .description('start a local HA cluster in the background and wait until it is healthy')
   .action(async () => {
+    localOnly('flo up');
     const home = floHome();
     const t0 = performance.now();
     const state = await up({ home, members: 3, progress: (line) => console.log(line) });
@@ -104,6 +140,7 @@ program
   .command('down')
   .description('stop the local cluster and remove what it created')
   .action(async () => {
+    localOnly('flo down');
     const stopped = await down(floHome(), (line) => console.log(line));
     console.log(stopped ? 'cluster down' : 'no cluster was running');
   });
@@ -118,24 +155,25 @@ program
       const table = [['MEMBER', 'PID', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'REVISION', 'HEALTH']];
       for (const { name, status } of rows) {
         const m = member(state, name);
+        const pid = m.pid > 0 ? String(m.pid) : '-';
         if (!status) {
           table.push([
             name,
-            String(m.pid),
+            pid,
             '-',
             '-',
             '-',
             '-',
             '-',
             '-',
-            isAlive(m.pid) ? 'not answering' : 'dead',
+            m.pid > 0 && !isAlive(m.pid) ? 'dead' : 'not answering',
           ]);
           continue;
         }
         const r = status.raft;
         table.push([
           name,
-          String(m.pid),
+          pid,
           r.role,
           String(r.term),
           String(r.commit),
@@ -199,10 +237,18 @@ raft
   });
 raft
   .command('add <member>')
-  .description('start a new member and add it as a learner (promote it when it has caught up)')
+  .description(
+    'add a member as a learner (promote it when it has caught up); on the local cluster, start its process first',
+  )
   .action(async (name: string) => {
     await withCluster(async (client, state) => {
       if (state.members.some((m) => m.name === name)) throw new FloError(`member ${name} already exists`);
+      if (state.servers) {
+        // Its flotilla server runs on its own machine already, without a bootstrap list.
+        const conf = await client.store.changeMembership({ type: 'addLearner', node: name });
+        console.log(`added ${name} as a learner; learners now: ${conf.learners.join(', ')}`);
+        return;
+      }
       const spec = memberSpec(
         floHome(),
         state,
@@ -261,10 +307,27 @@ snapshot
 snapshot
   .command('restore <file>')
   .description(
-    "replace the local cluster's state with FILE: stops the members, rebuilds them from it, starts them",
+    "replace the local cluster's state with FILE: stops the members, rebuilds them from it, starts them. " +
+      "With --config: build this machine's member (the config's dataDir) from FILE, with --members as the voters; start flotilla server afterwards",
   )
-  .action(async (file: string) => {
+  .option('--members <names>', 'with --config: the members of the restored cluster, comma-separated')
+  .action(async (file: string, opts: { members?: string }) => {
     if (!existsSync(file)) throw new FloError(`no such file: ${file}`);
+    const config = remoteConfig();
+    if (config) {
+      const members = (opts.members ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      if (members.length === 0) throw new FloError('--members is required with --config (e.g. cp1,cp2,cp3)');
+      const dir = join(config.dataDir, 'store');
+      if (existsSync(dir)) throw new FloError(`${dir} exists: move it aside first (flotilla server stopped)`);
+      const info = await restoreMemberFromSnapshot({ dir, snapshotFile: file, members });
+      console.log(
+        `restored applied index ${info.appliedIndex}, revision ${info.revision} into ${dir}; voters: ${members.join(', ')}`,
+      );
+      return;
+    }
     const state = requireState();
     const home = floHome();
     await stopPids(state.members.map((m) => m.pid));
@@ -299,13 +362,17 @@ program
   .description("print a component's log (m1, nats2, ...)")
   .option('-n, --lines <n>', 'last N lines', '100')
   .action((component: string, opts: { lines: string }) => {
+    localOnly('flo logs');
     const file = join(floHome(), 'logs', `${component}.log`);
     if (!existsSync(file)) throw new FloError(`no log for ${component} in ${join(floHome(), 'logs')}`);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     console.log(lines.slice(-Number(opts.lines)).join('\n'));
   });
 
-const chaos = program.command('chaos').description('break the local cluster on purpose');
+const chaos = program
+  .command('chaos')
+  .description('break the local cluster on purpose')
+  .hook('preAction', () => localOnly('flo chaos'));
 
 async function measureRecovery(
   client: ClusterClient,

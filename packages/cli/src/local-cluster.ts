@@ -32,6 +32,11 @@ export interface ClusterState {
   readonly cluster: string;
   readonly nats: readonly NatsProcess[];
   readonly members: MemberProcess[];
+  /**
+   * NATS URLs of a cluster `flo` did not start (`flo --config FILE`): its members are
+   * found through the store, and nothing here has a pid.
+   */
+  readonly servers?: readonly string[];
 }
 
 const stateFile = (home: string) => join(home, 'cluster.json');
@@ -55,7 +60,7 @@ export function isAlive(pid: number): boolean {
 }
 
 export function natsUrls(state: ClusterState): string[] {
-  return state.nats.map((n) => `nats://127.0.0.1:${n.port}`);
+  return state.servers ? [...state.servers] : state.nats.map((n) => `nats://127.0.0.1:${n.port}`);
 }
 
 export function freePort(): Promise<number> {

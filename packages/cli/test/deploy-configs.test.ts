@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { natsServerBinary } from '@flotilla/testkit';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.ts';
-import { deployDir, readEnvFile } from './deploy-files.ts';
+import { envName, settings } from '../src/config/settings.ts';
+import { deployDir, readEnvFile, repoRoot } from './deploy-files.ts';
 
 const run = promisify(execFile);
 const config = (name: string) => join(deployDir, 'config', name);
@@ -64,5 +65,10 @@ describe('deploy/ example configuration', () => {
       expect(provided.has(file!), `${unit} reads /etc/flotilla/${file}`).toBe(true);
       expect(text).toContain('EnvironmentFile=/etc/default/flotilla');
     }
+  });
+
+  it('docs/deploy.md lists every setting with its environment variable', () => {
+    const guide = readFileSync(join(repoRoot, 'docs', 'deploy.md'), 'utf8');
+    for (const s of settings) expect(guide, s.path).toContain(`| \`${s.path}\` | \`${envName(s.path)}\` |`);
   });
 });
