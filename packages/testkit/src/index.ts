@@ -1,3 +1,5 @@
+export type { AgentClusterOptions, AgentNode } from './agents/agent-cluster.ts';
+export { AgentCluster } from './agents/agent-cluster.ts';
 export type { DeploymentsWorkloadOptions } from './chaos/deployments-workload.ts';
 export { DeploymentsWorkload } from './chaos/deployments-workload.ts';
 export { parseDuration } from './chaos/duration.ts';

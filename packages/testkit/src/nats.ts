@@ -8,8 +8,10 @@ import { tempDir } from './tmp.ts';
 export interface NatsServer {
   readonly name: string;
   readonly port: number;
-  /** `nats://127.0.0.1:<port>` */
+  /** `nats://<host>:<port>` (host 127.0.0.1 unless the cluster was started with another). */
   readonly url: string;
+  /** Where clients and the monitoring port listen. */
+  readonly host: string;
   readonly monitorPort: number;
   readonly process: ManagedProcess;
 }
@@ -33,6 +35,12 @@ export interface StartNatsOptions {
   readonly dir?: string;
   /** Max payload in bytes (the server's default is 1 MiB). */
   readonly maxPayload?: number;
+  /**
+   * Listen for clients (and monitoring) on this address instead of loopback, e.g. the
+   * root leg of an underlay so that processes in network namespaces reach it. Routes
+   * between the servers stay on loopback.
+   */
+  readonly host?: string;
 }
 
 export function natsServerBinary(): string {
@@ -57,7 +65,8 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsClu
     const port = ports[i]!;
     const monitorPort = ports[2 * size + i]!;
     const name = `nats${i + 1}`;
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', name];
+    const host = options.host ?? '127.0.0.1';
+    const args = ['-a', host, '-p', String(port), '-m', String(monitorPort), '-n', name];
     if (options.maxPayload) args.push('--max_payload', String(options.maxPayload));
     if (size > 1) {
       const routes = clusterPorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`);
@@ -76,7 +85,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsClu
       args,
       logFile: join(dir, `${name}.log`),
     }).start();
-    servers.push({ name, port, url: `nats://127.0.0.1:${port}`, monitorPort, process });
+    servers.push({ name, port, host, url: `nats://${host}:${port}`, monitorPort, process });
   }
   await Promise.all(servers.map((s) => waitReady(s, size - 1)));
   return {
@@ -111,7 +120,7 @@ async function waitReady(s: NatsServer, routes: number, timeoutMs = 15_000): Pro
   while (Date.now() < deadline) {
     if (!s.process.running) throw new Error(`${s.name} exited during start; see ${s.process.spec.logFile}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${s.monitorPort}/routez`);
+      const res = await fetch(`http://${s.host}:${s.monitorPort}/routez`);
       const body = (await res.json()) as { num_routes?: number };
       if ((body.num_routes ?? 0) >= routes) return;
       last = `${body.num_routes ?? 0}/${routes} routes`;
