@@ -19,6 +19,7 @@ import {
   type Service,
 } from '@flotilla/api';
 import { ClusterDns } from '../dns/dns-server.ts';
+import { setSysctl } from '../net/links.ts';
 import { PodRouter } from '../net/pod-routes.ts';
 import type { ServiceCatalogEvent, ServiceObject } from '../net/service-catalog.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
@@ -78,6 +79,11 @@ export class ClusterNetwork {
 
   static async start(options: ClusterNetworkOptions): Promise<ClusterNetwork> {
     const logger = options.logger;
+    // A pod reaching a Service whose endpoint sits on the same bridge gets its reply over
+    // the bridge: it must pass conntrack to be un-DNATed (kubelet requires this of a node).
+    await setSysctl(undefined, 'net.bridge.bridge-nf-call-iptables', '1').catch((err: unknown) =>
+      logger.warn({ err }, 'cannot enable bridge-nf-call-iptables (is br_netfilter loaded?)'),
+    );
     const router = new PodRouter({ nodeName: options.nodeName, clusterCIDR: options.clusterCIDR, logger });
     await router.start();
     const proxy = await ServiceProxy.start({
@@ -197,11 +203,23 @@ export class ClusterNetwork {
   /** Makes sure kube-dns exists and lists this node's address. */
   private async publishDns(): Promise<void> {
     const services = this.options.client.resource<Service>(servicesResource);
-    try {
-      await services.create(this.dnsService());
-      this.log.info({ clusterIP: this.options.dns?.serviceIP }, 'created the kube-dns Service');
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
+    const exists = () =>
+      services.get(dnsServiceName, dnsServiceNamespace).then(
+        () => true,
+        (err: unknown) => {
+          if (isNotFound(err)) return false;
+          throw err;
+        },
+      );
+    if (!(await exists())) {
+      try {
+        await services.create(this.dnsService());
+        this.log.info({ clusterIP: this.options.dns?.serviceIP }, 'created the kube-dns Service');
+      } catch (err) {
+        // Another agent created it meanwhile (the API may answer that as the cluster IP
+        // being taken rather than AlreadyExists).
+        if (!(await exists())) throw err;
+      }
     }
     await this.editDnsEndpoints((addresses) => [
       ...addresses.filter((a) => a.ip !== this.options.nodeIP),
