@@ -9,6 +9,7 @@
  * cgroups and data removed from inside its namespace, then the namespaces and the root
  * namespace's guard routes, then the control plane.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +60,8 @@ export class AgentCluster {
   readonly nodes: ReadonlyMap<string, AgentNode>;
   readonly controllers: ManagedProcess;
   readonly scheduler: ManagedProcess;
+  /** Logs of the agents, controller manager and scheduler; the nodes' data directories. */
+  readonly dir: string;
 
   private constructor(
     plane: ControlPlane,
@@ -66,7 +69,9 @@ export class AgentCluster {
     nodes: Map<string, AgentNode>,
     controllers: ManagedProcess,
     scheduler: ManagedProcess,
+    dir: string,
   ) {
+    this.dir = dir;
     this.plane = plane;
     this.underlay = underlay;
     this.nodes = nodes;
@@ -96,40 +101,27 @@ export class AgentCluster {
     });
     const dir = tempDir(`agents-${options.name}`);
     const nats = await startNats({ size: 1, host: rootAddress, dir: join(dir, 'nats') });
+    // Every process starts while the store and API server come up: they only need NATS
+    // to begin with, and retry until the API answers (Node takes seconds to load them).
+    const clusterId = `a${randomBytes(4).toString('hex')}`;
     const memberLevel = options.logLevel ?? process.env.FLOTILLA_MEMBER_LOG_LEVEL ?? 'warn';
-    const plane = await ControlPlane.start({
-      nats,
-      apiServers: options.apiServers ?? 1,
-      apiServer: { serviceClusterIPRange: options.serviceCIDR },
-      logLevel: memberLevel,
-    });
+    const agentLevel = options.logLevel ?? process.env.FLOTILLA_MEMBER_LOG_LEVEL ?? 'info';
     const common = (level: string) => [
       '--cluster',
-      plane.clusterId,
+      clusterId,
       '--nats-servers',
       nats.urls.join(','),
       '--log-level',
       level,
     ];
-    const controllers = plane.startProcess({
-      name: 'controllers',
-      script: flotillaCli,
-      args: [
-        'controllers',
-        '--member',
-        'cm-0',
-        ...common(memberLevel),
-        '--controllers-cluster-cidr',
-        options.clusterCIDR,
-      ],
-    });
-    const scheduler = plane.startProcess({
-      name: 'scheduler',
-      script: flotillaCli,
-      args: ['scheduler', '--member', 'sched-0', ...common(memberLevel)],
-    });
+    const flotilla = (name: string, args: readonly string[]) =>
+      new ManagedProcess({
+        name,
+        command: process.execPath,
+        args: [flotillaCli, ...args],
+        logFile: join(dir, `${name}.log`),
+      }).start();
     const nodes = new Map<string, AgentNode>();
-    const agentLevel = options.logLevel ?? process.env.FLOTILLA_MEMBER_LOG_LEVEL ?? 'info';
     for (const name of options.nodes) {
       const host = underlay.host(name);
       const dataRoot = join(dir, name);
@@ -162,11 +154,27 @@ export class AgentCluster {
           '--apiserver-service-cidr',
           options.serviceCIDR,
         ],
-        logFile: join(plane.dir, `agent-${name}.log`),
+        logFile: join(dir, `agent-${name}.log`),
       }).start();
       nodes.set(name, { name, netns: host.netns, address: host.address, dataDir, process: proc });
     }
-    return new AgentCluster(plane, underlay, nodes, controllers, scheduler);
+    const controllers = flotilla('controllers', [
+      'controllers',
+      '--member',
+      'cm-0',
+      ...common(memberLevel),
+      '--controllers-cluster-cidr',
+      options.clusterCIDR,
+    ]);
+    const scheduler = flotilla('scheduler', ['scheduler', '--member', 'sched-0', ...common(memberLevel)]);
+    const plane = await ControlPlane.start({
+      nats,
+      clusterId,
+      apiServers: options.apiServers ?? 1,
+      apiServer: { serviceClusterIPRange: options.serviceCIDR },
+      logLevel: memberLevel,
+    });
+    return new AgentCluster(plane, underlay, nodes, controllers, scheduler, dir);
   }
 }
 

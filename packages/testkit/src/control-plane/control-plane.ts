@@ -33,6 +33,8 @@ export interface ControlPlaneOptions {
   readonly apiServers?: number;
   /** A NATS cluster to use (default: a fresh 3-server one). */
   readonly nats?: NatsCluster;
+  /** The cluster id (default: a fresh one), for processes started before the control plane is up. */
+  readonly clusterId?: string;
   /** How the 3-member store is started (see StoreCluster). */
   readonly store?: Omit<StoreClusterOptions, 'nats' | 'clusterId' | 'dir'>;
   readonly apiServer?: ApiServerSettings;
@@ -106,6 +108,7 @@ export class ControlPlane {
     const store = await StoreCluster.start({
       logLevel: options.logLevel ?? process.env.FLOTILLA_MEMBER_LOG_LEVEL ?? 'warn',
       ...options.store,
+      ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }),
       nats,
       dir: join(dir, 'store'),
     });
