@@ -3,13 +3,21 @@ import { exitOnSignals } from '@flotilla/actor';
 // `flotilla`: the long-running processes. `flotilla store` runs a store member; the other
 // components join as they are built (`server` composes them in one process, as k3s does).
 import { Command } from 'commander';
-import { startAgent } from './commands/agent.ts';
-import { startApiServer, startControllers, startScheduler } from './commands/control-plane.ts';
 import { processContext, type RunningComponent, startStore } from './commands/store.ts';
 import { ConfigError, type FlotillaConfig, loadConfig } from './config/load.ts';
 import { flagName, settings } from './config/settings.ts';
 
 type ComponentStart = (ctx: Awaited<ReturnType<typeof processContext>>) => Promise<RunningComponent>;
+
+// Loaded only by the commands that run them: a node agent need not load the API server
+// and the controllers (seconds of start-up on a busy machine).
+const startApiServer: ComponentStart = async (ctx) =>
+  (await import('./commands/control-plane.ts')).startApiServer(ctx);
+const startControllers: ComponentStart = async (ctx) =>
+  (await import('./commands/control-plane.ts')).startControllers(ctx);
+const startScheduler: ComponentStart = async (ctx) =>
+  (await import('./commands/control-plane.ts')).startScheduler(ctx);
+const startAgent: ComponentStart = async (ctx) => (await import('./commands/agent.ts')).startAgent(ctx);
 
 const common = ['cluster', 'member', 'nats', 'log'];
 const components: Record<
