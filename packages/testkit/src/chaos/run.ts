@@ -108,7 +108,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     const startedAt = new Date();
     const t0 = performance.now();
     for (const w of workloads) await w.start();
-    const deadlineMs = t0 + options.durationMs;
+    // The faults get their whole duration however long the workloads took to start (the
+    // Deployments workload waits for its nodes and first rollout: seconds on a loaded host).
+    const deadlineMs = performance.now() + options.durationMs;
     try {
       await scenario.run({ ...ctx, deadlineMs });
     } catch (err) {
