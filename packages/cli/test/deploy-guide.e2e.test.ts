@@ -1,12 +1,13 @@
 // docs/deploy.md, run: network namespaces stand in for the guide's machines (cp1-cp3 at
-// 10.0.0.11-13 on an underlay bridge, as the example files in deploy/ address them), and
-// inside each the test runs what the guide runs there — nats-server with
-// deploy/nats/nats-server.conf, `flotilla server --config deploy/config/server.yaml`, each
-// with its machine's deploy/config/<machine>.env as the environment systemd would give
-// it — then kubectl and flo as the guide uses them. The one difference: the "machines"
-// share a disk, so each gets its own FLOTILLA_DATA_DIR. Needs root.
+// 10.0.0.11-13 and worker1-2 at 10.0.0.21-22 on an underlay bridge, as the example files
+// in deploy/ address them), and inside each the test runs what the guide runs there —
+// nats-server with deploy/nats/nats-server.conf, `flotilla server --config
+// deploy/config/server.yaml`, `flotilla agent --config deploy/config/agent.yaml`, each with
+// its machine's deploy/config/<machine>.env as the environment systemd would give it —
+// then kubectl and flo as the guide uses them. The one difference: the "machines" share a
+// disk, so each gets its own FLOTILLA_DATA_DIR. Needs root.
 import { execFile } from 'node:child_process';
-import { mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,6 +43,10 @@ const pollMs = 250;
 const serverYaml = join(deployDir, 'config', 'server.yaml');
 const natsConf = join(deployDir, 'nats', 'nats-server.conf');
 const kubeconfig = join(deployDir, 'config', 'kubeconfig.yaml');
+const agentYaml = join(deployDir, 'config', 'agent.yaml');
+const webYaml = join(deployDir, 'examples', 'web.yaml');
+const nodeTeardownScript = join(repoRoot, 'packages', 'testkit', 'src', 'agents', 'node-teardown-main.ts');
+const teardownTimeoutMs = 90_000;
 
 type Machine = {
   readonly name: string;
@@ -51,7 +56,7 @@ type Machine = {
   readonly processes: ManagedProcess[];
 };
 
-describe.runIf(reportRootSkip('deploy guide e2e'))('docs/deploy.md on five namespace machines', () => {
+describe.runIf(reportRootSkip('deploy guide e2e'))('docs/deploy.md on namespace machines', () => {
   let before: RootNetworkSnapshot;
   let underlay: Underlay;
   let dir: string;
@@ -80,12 +85,16 @@ describe.runIf(reportRootSkip('deploy guide e2e'))('docs/deploy.md on five names
     return m;
   }
 
-  /** What a systemd unit's ExecStart runs, in the machine, with its environment file. */
+  /**
+   * What a systemd unit's ExecStart runs, in the machine, with its environment file.
+   * nsenter joins only the network namespace (`ip netns exec` would also give the process
+   * a mount namespace of its own, hiding the agent's containerd mounts from the machine).
+   */
   function startService(m: Machine, unit: string, command: string, args: readonly string[]): ManagedProcess {
     const p = new ManagedProcess({
       name: `${unit}@${m.name}`,
-      command: 'ip',
-      args: ['netns', 'exec', m.netns, command, ...args],
+      command: 'nsenter',
+      args: [`--net=/run/netns/${m.netns}`, '--', command, ...args],
       env: m.env,
       logFile: join(dir, m.name, `${unit}.log`),
     }).start();
@@ -96,6 +105,36 @@ describe.runIf(reportRootSkip('deploy guide e2e'))('docs/deploy.md on five names
   const startNats = (m: Machine) => startService(m, 'flotilla-nats', natsServerBinary(), ['-c', natsConf]);
   const startServer = (m: Machine) =>
     startService(m, 'flotilla-server', join(repoRoot, 'flotilla'), ['server', '--config', serverYaml]);
+  const startAgent = (m: Machine) =>
+    startService(m, 'flotilla-agent', join(repoRoot, 'flotilla'), ['agent', '--config', agentYaml]);
+
+  /**
+   * A worker's pods, containerd, mounts and data, removed from inside its namespace with
+   * the agent's own teardown (what the AgentCluster harness does).
+   */
+  async function teardownWorker(m: Machine): Promise<void> {
+    const dataDir = join(m.env.FLOTILLA_DATA_DIR!, 'agent', m.name);
+    const marker = join(dataDir, 'blackhole-route');
+    if (!existsSync(marker)) return;
+    const p = new ManagedProcess({
+      name: `teardown@${m.name}`,
+      command: 'nsenter',
+      args: [
+        `--net=/run/netns/${m.netns}`,
+        '--',
+        process.execPath,
+        nodeTeardownScript,
+        m.name,
+        dataDir,
+        readFileSync(marker, 'utf8').trim(),
+      ],
+      logFile: join(dir, m.name, 'teardown.log'),
+    }).start();
+    const timer = setTimeout(() => void p.kill(), teardownTimeoutMs);
+    const exit = await p.waitExit();
+    clearTimeout(timer);
+    expect(exit.code, `teardown of ${m.name}; see ${p.spec.logFile}`).toBe(0);
+  }
 
   /** A command run in the machine as an operator there would, with its environment. */
   async function sh(m: Machine, command: string, args: readonly string[]): Promise<string> {
@@ -169,6 +208,9 @@ describe.runIf(reportRootSkip('deploy guide e2e'))('docs/deploy.md on five names
   });
 
   afterAll(async () => {
+    const workers = [...machines.values()].filter((m) => m.name.startsWith('worker'));
+    for (const m of workers) await Promise.all(m.processes.map((p) => p.kill()));
+    for (const m of workers) await teardownWorker(m);
     for (const m of machines.values()) await Promise.all(m.processes.map((p) => p.kill()));
     await underlay?.destroy();
     if (before) {
@@ -206,6 +248,57 @@ describe.runIf(reportRootSkip('deploy guide e2e'))('docs/deploy.md on five names
     expect([...rows.values()].every((c) => c.at(-1) === 'ok')).toBe(true);
     expect(await flo(cp1, 'raft', 'members')).toMatch(/voters: +cp1, cp2, cp3/);
     mark('control plane checked');
+  });
+
+  it('workers: two agents join, a Deployment and its Service answer', async () => {
+    for (const i of [1, 2]) {
+      const m = await addMachine(
+        `worker${i}`,
+        `10.0.0.2${i}`,
+        readEnvFile(join(deployDir, 'config', `worker${i}.env`)),
+      );
+      startAgent(m);
+    }
+    const cp1 = machine('cp1');
+    await until('two Ready nodes', async () => {
+      const out = await kubectl(
+        cp1,
+        'get',
+        'nodes',
+        '-o',
+        'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+      );
+      return /^worker1 True$/m.test(out) && /^worker2 True$/m.test(out) ? true : undefined;
+    });
+    mark('workers Ready');
+    await kubectl(cp1, 'apply', '-f', webYaml);
+    await kubectl(cp1, 'rollout', 'status', 'deployment/web', '--timeout=90s');
+    mark('web rolled out');
+    const pods = (
+      await kubectl(cp1, 'get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}')
+    )
+      .split(' ')
+      .filter(Boolean);
+    expect(pods).toHaveLength(2);
+    const clusterIP = await kubectl(cp1, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}');
+    expect(clusterIP).toMatch(/^10\.43\./);
+    // From a worker, as the guide does: the Service answers with a web pod's name.
+    // (busybox 1.35's wget crashes on -T: timeout(1) bounds each try instead.)
+    const answer = await until('the web Service from worker1', async () => {
+      const out = await sh(machine('worker1'), 'busybox', [
+        'timeout',
+        '3',
+        'busybox',
+        'wget',
+        '-q',
+        '-O',
+        '-',
+        `http://${clusterIP}/`,
+      ]);
+      return out.trim() === '' ? undefined : out.trim();
+    });
+    expect(pods).toContain(answer);
+    mark('web Service answered');
   });
 
   it('back up, replace a dead member, and recover from a lost quorum with the backup', async () => {
