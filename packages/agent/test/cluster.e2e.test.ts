@@ -73,6 +73,16 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
   }
 }
 
+/** Runs `f` against a node's containerd (the agent's own, whether or not the agent runs). */
+async function withRuntime<T>(node: string, dataDir: string, f: (r: CriRuntime) => Promise<T>): Promise<T> {
+  const cri = new CriClient(nodePaths(node, dataDir).containerdSocket);
+  try {
+    return await f(new CriRuntime(cri));
+  } finally {
+    cri.close();
+  }
+}
+
 const isReady = (n: Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 // busybox httpd serving /cgi-bin/ip, which answers the client's address as httpd sees it.
@@ -253,6 +263,43 @@ describe.skipIf(!runsAsRoot)('a cluster of two containerd agents driven by kubec
     expect(out).toMatch(saw('byname'));
   }, 120_000);
 
+  it('keeps pods running across a graceful agent restart, which adopts them', async () => {
+    const node = cluster.node('node-b');
+    const before = await withRuntime(node.name, node.dataDir, (r) => r.listContainers());
+    const web = before.filter((c) => c.name === 'web' && c.state === 'running');
+    expect(web).toHaveLength(1);
+    const exit = await node.process.stop(15_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    // The agent and its containerd are gone; the container is not (runc sees it running).
+    const runcRoot = join(nodePaths(node.name, node.dataDir).runcRoot, 'k8s.io');
+    const state = JSON.parse((await run('runc', ['--root', runcRoot, 'state', web[0]?.id ?? ''])).stdout) as {
+      status: string;
+    };
+    expect(state.status).toBe('running');
+    node.process.start();
+    // Back: the same container, not restarted, and the node still Ready.
+    await until(
+      'the restarted agent serving logs again',
+      async () => {
+        const pods = await getJson<{ items: Pod[] }>(
+          'pods',
+          '-l',
+          'app=web',
+          '--field-selector',
+          'spec.nodeName=node-b',
+        );
+        const name = pods.items[0]?.metadata.name ?? '';
+        return (await kubectl('logs', name)).includes('web up') ? pods.items[0] : undefined;
+      },
+      40_000,
+    );
+    const after = await withRuntime(node.name, node.dataDir, (r) => r.listContainers());
+    expect(after.filter((c) => c.name === 'web').map((c) => c.id)).toEqual([web[0]?.id]);
+    const pods = await getJson<{ items: Pod[] }>('pods', '-l', 'app=web');
+    expect(pods.items.map((p) => p.status?.containerStatuses?.[0]?.restartCount)).toEqual([0, 0]);
+    expect(isReady(await getJson<Node>('node', 'node-b'))).toBe(true);
+  }, 70_000);
+
   it('removes every container when the Deployment and the probe are deleted', async () => {
     await kubectl('delete', 'pod', 'probe', '--wait=false');
     await kubectl('delete', 'deployment', 'web', '--wait=false');
@@ -262,24 +309,16 @@ describe.skipIf(!runsAsRoot)('a cluster of two containerd agents driven by kubec
       40_000,
     );
     for (const node of cluster.nodes.values()) {
-      const paths = nodePaths(node.name, node.dataDir);
-      const cri = new CriClient(join(paths.containerdSocket));
-      try {
-        const runtime = new CriRuntime(cri);
-        await until(
-          `no containers or sandboxes on ${node.name}`,
-          async () => {
-            const [containers, sandboxes] = await Promise.all([
-              runtime.listContainers(),
-              runtime.listPodSandboxes(),
-            ]);
-            return containers.length === 0 && sandboxes.length === 0 ? true : undefined;
-          },
-          20_000,
-        );
-      } finally {
-        cri.close();
-      }
+      await until(
+        `no containers or sandboxes on ${node.name}`,
+        async () => {
+          const [containers, sandboxes] = await withRuntime(node.name, node.dataDir, (r) =>
+            Promise.all([r.listContainers(), r.listPodSandboxes()]),
+          );
+          return containers.length === 0 && sandboxes.length === 0 ? true : undefined;
+        },
+        20_000,
+      );
     }
   }, 70_000);
 });
