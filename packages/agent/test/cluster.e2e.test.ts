@@ -237,6 +237,18 @@ describe.skipIf(!runsAsRoot)('a cluster of two containerd agents driven by kubec
       },
     };
     await kubectlApply(probe);
+    // `kubectl logs -f` from while the probe runs: it streams until the container exits.
+    const followed = until(
+      'the probe log followed',
+      async () => {
+        const p = await getJson<Pod>('pod', 'probe');
+        if (p.status?.containerStatuses?.[0]?.state?.waiting !== undefined || p.status?.phase === 'Pending') {
+          return undefined;
+        }
+        return kubectl('logs', '-f', 'probe');
+      },
+      40_000,
+    );
     const done = await until(
       'the probe pod finished',
       async () => {
@@ -249,6 +261,7 @@ describe.skipIf(!runsAsRoot)('a cluster of two containerd agents driven by kubec
     });
     const out = await kubectl('logs', 'probe');
     expect(done.status?.phase, out).toBe('Succeeded');
+    expect(await followed).toBe(out);
     const probeIP = done.status?.podIP ?? '';
     expect(done.spec?.nodeName).toBe('node-a');
     // httpd reports IPv4 clients as IPv4-mapped IPv6 addresses.
