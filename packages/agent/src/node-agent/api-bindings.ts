@@ -47,6 +47,16 @@ export class ApiPodSource implements PodSource {
     this.options = options;
   }
 
+  /** Keeps `pod` as the latest version when it is newer than the one held. */
+  remember(pod: Pod): void {
+    const key = `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name ?? ''}`;
+    const held = this.latest.get(key);
+    if (held !== undefined && held.metadata.uid !== pod.metadata.uid) return;
+    if (held !== undefined && Number(held.metadata.resourceVersion) > Number(pod.metadata.resourceVersion))
+      return;
+    this.latest.set(key, pod);
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<PodEvent> {
     const { nodeName, metrics } = this.options;
     for await (const event of listAndWatch(this.pods, {
@@ -65,7 +75,9 @@ export class ApiPodSource implements PodSource {
       if (event.kind === 'deleted') {
         if (this.latest.get(key)?.metadata.uid === pod.metadata.uid) this.latest.delete(key);
       } else {
-        this.latest.set(key, pod);
+        const held = this.latest.get(key);
+        if (held?.metadata.uid !== pod.metadata.uid) this.latest.set(key, pod);
+        else this.remember(pod);
       }
       metrics.pods.set({ node: nodeName }, this.latest.size);
       yield { kind: event.kind, pod };
@@ -113,7 +125,9 @@ export class ApiStatusSink implements StatusSink {
         if (pod.metadata.uid !== ref.uid) return this.count('pod-status', 'gone');
       }
       try {
-        await this.pods.updateStatus({ ...pod, status });
+        const written = await this.pods.updateStatus({ ...pod, status });
+        // The next write starts from this version, not from the watch's (a step behind).
+        this.source.remember(written);
         this.count('pod-status', 'ok');
         this.metrics.statusWriteSeconds.observe(
           { node: this.nodeName },
