@@ -10,6 +10,7 @@
  * https://kwok.sigs.k8s.io/
  */
 import type { Logger } from '@flotilla/actor';
+import { nodeLeaseNamespace, nodeLeaseObject } from '@flotilla/agent/node-agent';
 import {
   type ApiClient,
   isAlreadyExists,
@@ -31,7 +32,6 @@ import { type FakeNodesConfig, type FakeNodesSummary, fakeNodeName } from './pro
 const podsRef = { group: '', version: 'v1', resource: 'pods' };
 const nodesRef = { group: '', version: 'v1', resource: 'nodes' };
 const leasesRef = { group: 'coordination.k8s.io', version: 'v1', resource: 'leases' };
-const nodeLeaseNamespace = 'kube-node-lease';
 const controlPlaneTaintKey = 'node-role.kubernetes.io/control-plane';
 /** How often the renewal loop looks for leases that are due. */
 const renewTickMs = 100;
@@ -249,21 +249,13 @@ export class FakeNodes {
       });
       node = await this.nodes.updateStatus({ ...node, status: wanted.status ?? {} });
     }
-    const renew = microTimeFromMs(this.now());
-    const lease: Lease = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: {
-        name: n.name,
-        namespace: nodeLeaseNamespace,
-        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: n.name, uid: node.metadata.uid ?? '' }],
-      },
-      spec: {
-        holderIdentity: n.name,
-        leaseDurationSeconds: this.config.leaseDurationSeconds,
-        renewTime: renew,
-      },
-    };
+    // The same Lease a real node agent keeps.
+    const lease = nodeLeaseObject(
+      n.name,
+      node.metadata.uid ?? '',
+      this.config.leaseDurationSeconds,
+      this.now(),
+    );
     try {
       n.lease = await this.leases.create(lease);
     } catch (err) {
