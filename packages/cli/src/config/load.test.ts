@@ -71,4 +71,35 @@ describe('loadConfig', () => {
     expect(flagName('apiserver.serviceCIDR')).toBe('--apiserver-service-cidr');
     expect(envName('dataDir')).toBe('FLOTILLA_DATA_DIR');
   });
+
+  it('checks the agent settings: a required node IP, addresses as IPv4', () => {
+    const ok = loadConfig({
+      env: { FLOTILLA_AGENT_NODE_IP: '192.0.2.10', FLOTILLA_MEMBER: 'worker-1' },
+      required: ['member', 'agent.nodeIP'],
+    });
+    expect(ok.agent).toEqual({
+      runtime: 'containerd',
+      containerdSocket: '',
+      nodeIP: '192.0.2.10',
+      clusterDNS: '10.96.0.10',
+      clusterDomain: 'cluster.local',
+      leaseRenewIntervalMs: 10_000,
+    });
+    const problems = (() => {
+      try {
+        loadConfig({
+          env: { FLOTILLA_MEMBER: 'worker-1' },
+          flags: { 'agent.clusterDNS': '10.96.0.300', 'agent.leaseRenewIntervalMs': '10' },
+          required: ['member', 'agent.nodeIP'],
+        });
+        return [];
+      } catch (err) {
+        return err instanceof ConfigError ? err.problems : [String(err)];
+      }
+    })();
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toContain('agent.nodeIP is required');
+    expect(problems.join('\n')).toContain('--agent-cluster-dns: must be an IPv4 address');
+    expect(problems.join('\n')).toContain('--agent-lease-renew-interval-ms: must be at least 1000');
+  });
 });
