@@ -9,8 +9,16 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sleep } from '@flotilla/actor';
+import { listNetns } from '@flotilla/agent/net';
 import type { Lease, Node, Pod, Service } from '@flotilla/api';
-import { AgentCluster, reportRootSkip, runsAsRoot } from '@flotilla/testkit';
+import {
+  AgentCluster,
+  diffSnapshots,
+  reportRootSkip,
+  rootNetworkSnapshot,
+  runsAsRoot,
+  unrelatedTo,
+} from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriClient } from '../src/cri/cri-client.ts';
 import { nodePaths } from '../src/node-paths.ts';
@@ -142,9 +150,21 @@ describe.skipIf(!runsAsRoot)('a cluster of two containerd agents driven by kubec
 
   afterAll(async () => {
     if (cluster === undefined) return;
-    // Graceful stops: the agents must not take their pods down with them (checked by teardown).
-    await Promise.all([...cluster.nodes.values()].map((n) => n.process.stop(10_000)));
-  }, 30_000);
+    await cluster.destroy();
+    // Nothing of the cluster is left in the root namespace (other runs' lines aside).
+    const after = await rootNetworkSnapshot();
+    expect(
+      diffSnapshots(
+        cluster.rootBefore,
+        after,
+        unrelatedTo({
+          prefixes: [`${ranges.name}-`],
+          ranges: [ranges.underlayCIDR, ranges.clusterCIDR, ranges.serviceCIDR],
+        }),
+      ),
+    ).toEqual({ added: [], removed: [] });
+    expect(listNetns().filter((n) => n.startsWith(`${ranges.name}-`))).toEqual([]);
+  }, 120_000);
 
   it('registers both nodes, which get pod CIDRs, heartbeat their Lease and turn Ready', async () => {
     const nodes = await until(

@@ -18,6 +18,7 @@ import { registerCleanup } from '../cleanup.ts';
 import { ControlPlane } from '../control-plane/control-plane.ts';
 import { startNats } from '../nats.ts';
 import { startUnderlay } from '../netns/hosts.ts';
+import { type RootNetworkSnapshot, rootNetworkSnapshot } from '../netns/root-snapshot.ts';
 import { lockNetnsScope } from '../netns/scope-lock.ts';
 import { ManagedProcess } from '../process.ts';
 import { tempDir } from '../tmp.ts';
@@ -62,6 +63,8 @@ export class AgentCluster {
   readonly scheduler: ManagedProcess;
   /** Logs of the agents, controller manager and scheduler; the nodes' data directories. */
   readonly dir: string;
+  /** The root namespace's network state before the cluster was made (compare after `destroy`). */
+  readonly rootBefore: RootNetworkSnapshot;
 
   private constructor(
     plane: ControlPlane,
@@ -70,8 +73,10 @@ export class AgentCluster {
     controllers: ManagedProcess,
     scheduler: ManagedProcess,
     dir: string,
+    rootBefore: RootNetworkSnapshot,
   ) {
     this.dir = dir;
+    this.rootBefore = rootBefore;
     this.plane = plane;
     this.underlay = underlay;
     this.nodes = nodes;
@@ -89,8 +94,24 @@ export class AgentCluster {
     return n;
   }
 
+  /**
+   * Tears everything down now (what the end of the test file would do): agents killed,
+   * each node's pods, containerd and data removed, namespaces and guard routes, the
+   * control plane. The cleanups registered for the file find nothing left to do.
+   */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((n) => n.process.kill()));
+    await Promise.all([this.controllers.kill(), this.scheduler.kill()]);
+    for (const node of this.nodes.values()) {
+      await teardownNode(node.netns, node.name, node.dataDir, join(this.dir, `${node.name}-teardown.log`));
+    }
+    await this.underlay.destroy();
+    await this.plane.stop();
+  }
+
   static async start(options: AgentClusterOptions): Promise<AgentCluster> {
     await lockNetnsScope(options.name, options.scopeLockWaitMs ?? 120_000);
+    const rootBefore = await rootNetworkSnapshot();
     const rootAddress = hostAddress(options.underlayCIDR, 1);
     const underlay = await startUnderlay({
       name: options.name,
@@ -174,7 +195,7 @@ export class AgentCluster {
       apiServer: { serviceClusterIPRange: options.serviceCIDR },
       logLevel: memberLevel,
     });
-    return new AgentCluster(plane, underlay, nodes, controllers, scheduler, dir);
+    return new AgentCluster(plane, underlay, nodes, controllers, scheduler, dir, rootBefore);
   }
 }
 
