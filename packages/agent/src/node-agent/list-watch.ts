@@ -92,6 +92,9 @@ export async function* listAndWatch<T extends KubeObject>(
         revision = list.metadata.resourceVersion ?? '';
         yield { kind: 'synced' };
       }
+      // Aborted while the consumer held an event of the listing: an abort listener added
+      // now would never fire, and the watch would wait for its next event.
+      if (signal.aborted) return;
       const watch = resource.watch({ ...selection, resourceVersion: revision, allowWatchBookmarks: true });
       const cancel = () => watch.cancel();
       signal.addEventListener('abort', cancel, { once: true });
