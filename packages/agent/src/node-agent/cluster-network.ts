@@ -5,7 +5,7 @@
  * serves on its own address, port 53, behind the `kube-system/kube-dns` Service whose
  * Endpoints list the agents that serve it (docs/networking.md, "Where the cluster DNS runs").
  */
-import type { Logger } from '@flotilla/actor';
+import { type Logger, sleep } from '@flotilla/actor';
 import {
   type ApiClient,
   type EndpointAddress,
@@ -101,7 +101,7 @@ export class ClusterNetwork {
           });
     const network = new ClusterNetwork(options, router, proxy, dns);
     network.loops.push(network.watchNodes(), network.watchServices());
-    if (dns !== undefined) await network.publishDns();
+    if (dns !== undefined) network.loops.push(network.keepPublishingDns());
     return network;
   }
 
@@ -198,6 +198,26 @@ export class ClusterNetwork {
         ],
       },
     };
+  }
+
+  /** Publishes this node in kube-dns, retrying (with back-off) until it succeeds or the network stops. */
+  private async keepPublishingDns(): Promise<void> {
+    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
+      try {
+        await this.publishDns();
+        return;
+      } catch (err) {
+        this.options.metrics.apiWrites.inc({
+          node: this.options.nodeName,
+          write: 'dns-endpoint',
+          result: 'error',
+        });
+        this.log.warn({ err, attempt }, 'could not publish this node in kube-dns; retrying');
+        await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)), this.abort.signal).catch(
+          () => undefined,
+        );
+      }
+    }
   }
 
   /** Makes sure kube-dns exists and lists this node's address. */
