@@ -102,9 +102,11 @@ export class AgentCluster {
   async destroy(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.process.kill()));
     await Promise.all([this.controllers.kill(), this.scheduler.kill()]);
-    for (const node of this.nodes.values()) {
-      await teardownNode(node.netns, node.name, node.dataDir, join(this.dir, `${node.name}-teardown.log`));
-    }
+    await Promise.all(
+      [...this.nodes.values()].map((node) =>
+        teardownNode(node.netns, node.name, node.dataDir, join(this.dir, `${node.name}-teardown.log`)),
+      ),
+    );
     await this.underlay.destroy();
     await this.plane.stop();
   }
