@@ -33,6 +33,8 @@ const ranges = {
   clusterDNS: '10.233.0.10',
 };
 const nodeNames = ['node-a', 'node-b'];
+/** How long a run waits for another run of this file (another checkout's CI) to finish with the machine. */
+const scopeLockWaitMs = 540_000;
 
 let cluster: AgentCluster;
 
@@ -145,8 +147,8 @@ const service = {
 
 describe.skipIf(!runsAsRoot)('a cluster of two containerd agents driven by kubectl', () => {
   beforeAll(async () => {
-    cluster = await AgentCluster.start({ ...ranges, nodes: nodeNames });
-  }, 120_000);
+    cluster = await AgentCluster.start({ ...ranges, nodes: nodeNames, scopeLockWaitMs });
+  }, scopeLockWaitMs + 120_000);
 
   afterAll(async () => {
     if (cluster === undefined) return;
