@@ -222,6 +222,23 @@ describe.skipIf(!runsAsRoot)('a cluster of two containerd agents driven by kubec
       20_000,
     );
 
+    // The DNS add-on: every agent serves it and lists itself, ready, behind kube-dns.
+    const agentIPs = nodeNames.map((n) => cluster.node(n).address).sort();
+    await until(
+      'both agents in kube-dns',
+      async () => {
+        const ep = await getJson<{ subsets?: { addresses?: { ip: string }[] }[] }>(
+          'endpoints',
+          'kube-dns',
+          '-n',
+          'kube-system',
+        );
+        const ips = (ep.subsets?.[0]?.addresses ?? []).map((a) => a.ip).sort();
+        return JSON.stringify(ips) === JSON.stringify(agentIPs) ? true : undefined;
+      },
+      20_000,
+    );
+
     // A client pod on node A: pod-to-pod by address, the Service by cluster IP, the DNS
     // name. Each step retries a few times (routes and rules follow the watches).
     const retry = (cmd: string) => `for i in $(seq 20); do ${cmd} && break; sleep 1; done`;

@@ -8,7 +8,6 @@
 import { type Logger, sleep } from '@flotilla/actor';
 import {
   type ApiClient,
-  type EndpointAddress,
   type Endpoints,
   isAlreadyExists,
   isConflict,
@@ -24,6 +23,7 @@ import { PodRouter } from '../net/pod-routes.ts';
 import type { ServiceCatalogEvent, ServiceObject } from '../net/service-catalog.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
+import { type DnsMember, dnsMembers, dnsSubsets, withNodeReadiness } from './dns-endpoints.ts';
 import { type ListWatchEvent, listAndWatch } from './list-watch.ts';
 
 const nodesResource: ResourceRef = { group: '', version: 'v1', resource: 'nodes' };
@@ -133,6 +133,13 @@ export class ClusterNetwork {
       if (result !== undefined && (result.added.length > 0 || result.removed.length > 0)) {
         this.log.info({ added: result.added.length, removed: result.removed.length }, 'pod routes synced');
       }
+      if (this.dns !== undefined) {
+        // Every agent keeps kube-dns in step with the Nodes: a dead agent's address stops
+        // taking queries once the node lifecycle controller marks its Node NotReady.
+        await this.editDnsEndpoints((members) => withNodeReadiness(members, nodes)).catch((err: unknown) =>
+          this.log.warn({ err }, 'could not update kube-dns readiness'),
+        );
+      }
     }
   }
 
@@ -241,25 +248,23 @@ export class ClusterNetwork {
         if (!(await exists())) throw err;
       }
     }
-    await this.editDnsEndpoints((addresses) => [
-      ...addresses.filter((a) => a.ip !== this.options.nodeIP),
-      { ip: this.options.nodeIP, nodeName: this.options.nodeName },
+    await this.editDnsEndpoints((members) => [
+      ...members.filter((m) => m.ip !== this.options.nodeIP),
+      { ip: this.options.nodeIP, nodeName: this.options.nodeName, ready: true },
     ]);
     this.options.metrics.apiWrites.inc({ node: this.options.nodeName, write: 'dns-endpoint', result: 'ok' });
   }
 
   private async withdrawDns(): Promise<void> {
-    await this.editDnsEndpoints((addresses) => addresses.filter((a) => a.ip !== this.options.nodeIP));
+    await this.editDnsEndpoints((members) => members.filter((m) => m.ip !== this.options.nodeIP));
   }
 
+  /** Rewrites kube-dns' Endpoints with `edit` applied to its members; writes only a change. */
   private async editDnsEndpoints(
-    edit: (addresses: readonly EndpointAddress[]) => readonly EndpointAddress[],
+    edit: (members: readonly DnsMember[]) => readonly DnsMember[],
   ): Promise<void> {
     const endpoints: ResourceClient<Endpoints> = this.options.client.resource<Endpoints>(endpointsResource);
-    const ports = [
-      { name: 'dns', protocol: 'UDP' as const, port: this.options.dns?.port ?? 53 },
-      { name: 'dns-tcp', protocol: 'TCP' as const, port: this.options.dns?.port ?? 53 },
-    ];
+    const port = this.options.dns?.port ?? 53;
     for (let attempt = 0; ; attempt++) {
       let current: Endpoints | undefined;
       try {
@@ -267,9 +272,8 @@ export class ClusterNetwork {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
-      const before = (current?.subsets ?? []).flatMap((s) => s.addresses ?? []);
-      const addresses = [...edit(before)].sort((a, b) => a.ip.localeCompare(b.ip));
-      const subsets = addresses.length === 0 ? [] : [{ addresses, ports }];
+      const subsets = dnsSubsets(edit(dnsMembers(current?.subsets)), port);
+      if (current !== undefined && JSON.stringify(current.subsets ?? []) === JSON.stringify(subsets)) return;
       try {
         if (current === undefined) {
           await endpoints.create({
