@@ -29,6 +29,8 @@ export {
   pauseImage,
   rootfsLayer,
 } from './images/local-images.ts';
+export type { TarEntry } from './images/tar-writer.ts';
+export { writeTar } from './images/tar-writer.ts';
 export type { LogOptions } from './kubelet/container-logs.ts';
 export type { EnsureImageResult, ImageFailureReason } from './kubelet/image-manager.ts';
 export type { KubeletOptions } from './kubelet/kubelet.ts';

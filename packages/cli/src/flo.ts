@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `flo`: bring up and operate a local Flotilla cluster.
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Lease, NatsApiClient, type Node } from '@flotilla/api';
 import { controllerManagerLease, schedulerLease } from '@flotilla/controllers';
 import { restoreMemberFromSnapshot } from '@flotilla/store';
@@ -9,12 +10,14 @@ import { Command } from 'commander';
 import { type ClusterClient, connectCluster, memberStatuses, waitForLeader } from './cluster-client.ts';
 import { ConfigError, type FlotillaConfig, loadConfig } from './config/load.ts';
 import { floHome } from './home.ts';
+import { buildImage, buildRootfs } from './image-build.ts';
 import {
   type ClusterState,
   down,
   freePort,
   isAlive,
   memberSpec,
+  natsBinary,
   readState,
   startMemberProcess,
   stopPids,
@@ -482,6 +485,29 @@ chaos
     }
     writeState(floHome(), state);
     console.log('healed');
+  });
+
+const image = program.command('image').description('the Flotilla container image');
+image
+  .command('build')
+  .description(
+    'assemble the image from this checkout, this Node and nats-server, with no registry: a docker-archive for docker load or ctr images import',
+  )
+  .option('-o, --out <file>', 'where to write it', 'flotilla-image.tar')
+  .option('-t, --tag <name>', 'image name', 'localhost/flotilla:dev')
+  .option('--rootfs', 'write only the root filesystem tar (for docker import)')
+  .action((opts: { out: string; tag: string; rootfs?: boolean }) => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const options = { root, tag: opts.tag, natsBinary: natsBinary() };
+    const t0 = performance.now();
+    const tar = opts.rootfs ? buildRootfs(options) : buildImage(options);
+    writeFileSync(opts.out, tar);
+    console.log(
+      `wrote ${opts.out} (${(tar.length / 1024 / 1024).toFixed(0)} MiB, ${seconds(performance.now() - t0)}); ` +
+        (opts.rootfs
+          ? `docker import --change 'ENTRYPOINT ["/usr/local/bin/flotilla"]' ${opts.out} ${opts.tag}`
+          : `docker load -i ${opts.out}  or  ctr images import ${opts.out}`),
+    );
   });
 
 program.parseAsync().catch((err: unknown) => {

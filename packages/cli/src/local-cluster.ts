@@ -76,7 +76,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function natsBinary(): string {
+export function natsBinary(): string {
   for (const p of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {
     if (existsSync(p)) return p;
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { natsServerBinary } from '@flotilla/testkit';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config/load.ts';
 import { envName, settings } from '../src/config/settings.ts';
 import { deployDir, readEnvFile, repoRoot } from './deploy-files.ts';
@@ -70,5 +71,37 @@ describe('deploy/ example configuration', () => {
   it('docs/deploy.md lists every setting with its environment variable', () => {
     const guide = readFileSync(join(repoRoot, 'docs', 'deploy.md'), 'utf8');
     for (const s of settings) expect(guide, s.path).toContain(`| \`${s.path}\` | \`${envName(s.path)}\` |`);
+  });
+
+  it('compose.yaml runs the example files: 3 NATS servers and members, 2 agents', () => {
+    type Service = {
+      command?: string[];
+      env_file?: string;
+      volumes?: string[];
+      network_mode?: string;
+      networks?: Record<string, { ipv4_address: string }>;
+    };
+    const dir = join(deployDir, 'image');
+    const compose = parseYaml(readFileSync(join(dir, 'compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, Service>;
+    };
+    const services = Object.entries(compose.services);
+    const commands = services.map(([, s]) => s.command?.slice(0, 2).join(' '));
+    expect(commands.filter((c) => c === '/usr/local/bin/flotilla server')).toHaveLength(3);
+    expect(commands.filter((c) => c === '/usr/local/bin/flotilla agent')).toHaveLength(2);
+    expect(commands.filter((c) => c?.startsWith('/usr/sbin/nats-server'))).toHaveLength(3);
+    for (const [name, s] of services) {
+      // Every file it reads is one of deploy/'s, and each env file's member sits at its address.
+      const env = readEnvFile(join(dir, s.env_file!));
+      for (const v of s.volumes ?? []) {
+        const [host] = v.split(':');
+        if (host!.startsWith('.'))
+          expect(readFileSync(join(dir, host!)).length, `${name}: ${v}`).toBeGreaterThan(0);
+      }
+      const peer = s.network_mode?.replace(/^service:/, '');
+      const address = (peer ? compose.services[peer] : s)?.networks?.flotilla?.ipv4_address;
+      const expected = env.NATS_HOST ?? env.FLOTILLA_AGENT_NODE_IP;
+      expect(address, name).toBe(expected);
+    }
   });
 });

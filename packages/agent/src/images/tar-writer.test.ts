@@ -70,4 +70,26 @@ describe('writeTar', () => {
       writeTar([{ kind: 'file', path: 'x'.repeat(300), mode: 0o644, data: Buffer.alloc(0) }]),
     ).toThrow('too long');
   });
+
+  test('a symlink target over 100 bytes goes in a PAX header that GNU tar reads', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readlinkSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const target = `../../${'x'.repeat(60)}@1.0.0/node_modules/${'y'.repeat(60)}`;
+    const tar = writeTar([{ kind: 'symlink', path: 'a/link', target }]);
+    const members = readTar(tar);
+    expect(members.map((m) => m.type)).toEqual(['x', '2']);
+    expect(members[0]!.data.toString()).toBe(
+      `${Buffer.byteLength(` linkpath=${target}\n`) + 3} linkpath=${target}\n`,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'pax-'));
+    try {
+      writeFileSync(join(dir, 't.tar'), tar);
+      execFileSync('tar', ['-xf', join(dir, 't.tar'), '-C', dir]);
+      expect(readlinkSync(join(dir, 'a', 'link'))).toBe(target);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -22,9 +22,13 @@ export function writeTar(entries: readonly TarEntry[]): Buffer {
       case 'dir':
         parts.push(header(e.path.endsWith('/') ? e.path : `${e.path}/`, e.mode, 0, '5', ''));
         break;
-      case 'symlink':
-        parts.push(header(e.path, 0o777, 0, '2', e.target));
+      case 'symlink': {
+        // A target longer than ustar's 100 bytes goes in a PAX header before the entry.
+        const long = Buffer.byteLength(e.target) > nameBytes;
+        if (long) parts.push(...paxHeader({ linkpath: e.target }));
+        parts.push(header(e.path, 0o777, 0, '2', long ? '' : e.target));
         break;
+      }
       case 'file': {
         parts.push(header(e.path, e.mode, e.data.length, '0', ''), e.data);
         const pad = (blockBytes - (e.data.length % blockBytes)) % blockBytes;
@@ -38,6 +42,23 @@ export function writeTar(entries: readonly TarEntry[]): Buffer {
   // The end of an archive: two zero blocks.
   parts.push(Buffer.alloc(2 * blockBytes));
   return Buffer.concat(parts);
+}
+
+/**
+ * A PAX extended header (POSIX.1-2001, typeflag `x`) carrying `records` for the entry
+ * after it; each record is `<length> <key>=<value>\n`, its length counting itself.
+ */
+function paxHeader(records: Readonly<Record<string, string>>): Buffer[] {
+  let body = '';
+  for (const [key, value] of Object.entries(records)) {
+    const rest = ` ${key}=${value}\n`;
+    let length = Buffer.byteLength(rest) + 1;
+    while (String(length).length + Buffer.byteLength(rest) !== length) length += 1;
+    body += `${length}${rest}`;
+  }
+  const data = Buffer.from(body, 'utf8');
+  const pad = (blockBytes - (data.length % blockBytes)) % blockBytes;
+  return [header('././@PaxHeader', 0o644, data.length, 'x', ''), data, Buffer.alloc(pad)];
 }
 
 function header(path: string, mode: number, size: number, type: string, linkName: string): Buffer {
