@@ -30,6 +30,7 @@ import {
   notFound,
   type ResourceClient,
   type ResourceRef,
+  type Taint,
   timeFromMs,
 } from '@flotilla/api';
 import { ContainerdNode } from '../containerd-node.ts';
@@ -65,6 +66,11 @@ export type NodeAgentOptions = {
   readonly containerdSocket?: string;
   /** Extra Node labels (kubernetes.io/hostname, os and arch are always set). */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Taints the Node is created with (kubelet's registerWithTaints), e.g.
+   * `node-role.kubernetes.io/control-plane:NoSchedule`; an adopted Node keeps its own.
+   */
+  readonly registerWithTaints?: readonly Taint[];
   /** Pods' resolv.conf: the cluster DNS Service's IP and domain. */
   readonly clusterDns: { readonly serviceIP: string; readonly domain: string };
   /**
@@ -252,7 +258,7 @@ export class NodeAgent {
           ...o.labels,
         },
       },
-      spec: {},
+      spec: o.registerWithTaints === undefined ? {} : { taints: [...o.registerWithTaints] },
       status: {
         // No capacity until the runtime reports: nothing is scheduled here before.
         addresses: [

@@ -25,6 +25,7 @@ import { tempDir } from '../tmp.ts';
 
 const flotillaCli = fileURLToPath(new URL('../../../cli/src/flotilla.ts', import.meta.url));
 const teardownScript = fileURLToPath(new URL('./node-teardown-main.ts', import.meta.url));
+const controllersMain = fileURLToPath(new URL('../../../controllers/src/main.ts', import.meta.url));
 
 export type AgentClusterOptions = {
   /** Names the underlay and its namespaces: `[a-z][a-z0-9]{0,9}`. */
@@ -43,6 +44,21 @@ export type AgentClusterOptions = {
   readonly logLevel?: string;
   /** How long to wait for another run holding the same names (default 120 s). */
   readonly scopeLockWaitMs?: number;
+  /** Nodes whose agent runs the fake runtime (no containerd, no network): e.g. a control-plane node that only carries a taint. */
+  readonly fakeRuntimeNodes?: readonly string[];
+  /** `agent.leaseRenewIntervalMs` of every agent (default the agent's 10 s; at least 1 s). */
+  readonly leaseRenewIntervalMs?: number;
+  /**
+   * Shorter node lifecycle timings for tests (Kubernetes' defaults are 40 s and 300 s).
+   * Given, the controller manager runs as `controllers/src/main.ts` instead of
+   * `flotilla controllers`, whose settings do not include these.
+   */
+  readonly controllers?: {
+    /** --node-monitor-grace-period: a node silent this long turns Ready=Unknown. */
+    readonly nodeMonitorGracePeriodMs?: number;
+    /** The not-ready/unreachable NoExecute toleration pods without their own get. */
+    readonly defaultTolerationSeconds?: number;
+  };
 };
 
 export type AgentNode = {
@@ -176,19 +192,41 @@ export class AgentCluster {
           options.clusterCIDR,
           '--apiserver-service-cidr',
           options.serviceCIDR,
+          ...(options.fakeRuntimeNodes?.includes(name) === true ? ['--agent-runtime', 'fake'] : []),
+          ...(options.leaseRenewIntervalMs === undefined
+            ? []
+            : ['--agent-lease-renew-interval-ms', String(options.leaseRenewIntervalMs)]),
         ],
         logFile: join(dir, `agent-${name}.log`),
       }).start();
       nodes.set(name, { name, netns: host.netns, address: host.address, dataDir, process: proc });
     }
-    const controllers = flotilla('controllers', [
-      'controllers',
-      '--member',
-      'cm-0',
-      ...common(memberLevel),
-      '--controllers-cluster-cidr',
-      options.clusterCIDR,
-    ]);
+    const controllers =
+      options.controllers === undefined
+        ? flotilla('controllers', [
+            'controllers',
+            '--member',
+            'cm-0',
+            ...common(memberLevel),
+            '--controllers-cluster-cidr',
+            options.clusterCIDR,
+          ])
+        : new ManagedProcess({
+            name: 'controllers',
+            command: process.execPath,
+            args: [controllersMain],
+            env: {
+              FLOTILLA_CONTROLLERS_CONFIG: JSON.stringify({
+                clusterId,
+                member: 'cm-0',
+                nats: nats.urls,
+                logLevel: memberLevel,
+                clusterCIDR: options.clusterCIDR,
+                ...options.controllers,
+              }),
+            },
+            logFile: join(dir, 'controllers.log'),
+          }).start();
     const scheduler = flotilla('scheduler', ['scheduler', '--member', 'sched-0', ...common(memberLevel)]);
     const plane = await ControlPlane.start({
       nats,
