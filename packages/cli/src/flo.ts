@@ -41,6 +41,28 @@ function printTable(rows: readonly (readonly string[])[]): void {
 /** A user mistake or a cluster that is not there: one line, exit 1. */
 class FloError extends Error {}
 
+/** Resolves true once `count` nodes report Ready (false after `timeoutMs`). */
+async function waitForReadyNodes(
+  client: ClusterClient,
+  state: ClusterState,
+  count: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const api = new NatsApiClient({ system: client.system, clusterId: state.cluster });
+  const nodes = api.resource<Node>({ group: '', version: 'v1', resource: 'nodes' });
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const list = await nodes.list().catch(() => undefined);
+    const ready = (list?.items ?? []).filter((n) =>
+      n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    if (ready.length >= count) return true;
+    process.stdout.write('.');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
 const program = new Command('flo')
   .description('Run and operate a local Flotilla cluster')
   .option(
@@ -112,11 +134,22 @@ function parseDuration(text: string): number {
 program
   .command('up')
   .description('start a local HA cluster in the background and wait until it is healthy')
-  .action(async () => {
+  .option('--workers <n>', 'node agents to start', '0')
+  .option('--runtime <runtime>', "the workers' runtime: fake (nodes and pod status, no containers)", 'fake')
+  .action(async (opts: { workers: string; runtime: string }) => {
     localOnly('flo up');
+    const workers = Number(opts.workers);
+    if (!Number.isInteger(workers) || workers < 0 || workers > 100) {
+      throw new FloError(`--workers ${JSON.stringify(opts.workers)} is not a number from 0 to 100`);
+    }
+    if (opts.runtime !== 'fake') {
+      throw new FloError(
+        `--runtime ${opts.runtime}: flo up runs workers on the fake runtime only so far (containerd workers: docs/deploy.md)`,
+      );
+    }
     const home = floHome();
     const t0 = performance.now();
-    const state = await up({ home, members: 3, progress: (line) => console.log(line) });
+    const state = await up({ home, members: 3, workers, progress: (line) => console.log(line) });
     const client = await connectCluster(state);
     try {
       process.stdout.write('waiting for a leader ');
@@ -126,6 +159,12 @@ program
       process.stdout.write('waiting for the API servers ');
       if (!(await waitForApiServers(state, 60_000))) {
         throw new FloError(`API servers not ready after 60 s; see ${join(home, 'logs')}`);
+      }
+      if (workers > 0) {
+        process.stdout.write(`waiting for ${workers} Ready nodes `);
+        if (!(await waitForReadyNodes(client, state, workers, 60_000))) {
+          throw new FloError(`nodes not Ready after 60 s; see ${join(home, 'logs')}`);
+        }
       }
       console.log(
         `\n${leader.name} leads (term ${leader.term}); cluster healthy after ${seconds(performance.now() - t0)}`,

@@ -26,12 +26,21 @@ export type MemberProcess = {
   readonly args: readonly string[];
 };
 
+/** A node agent `flo up --workers N` started (the fake runtime: nodes and pod status, no containers). */
+export type WorkerProcess = {
+  readonly name: string;
+  pid: number;
+  readonly args: readonly string[];
+};
+
 /** What `flo up` started, so that every other `flo` command can find it again. */
 export interface ClusterState {
   readonly createdAt: string;
   readonly cluster: string;
   readonly nats: readonly NatsProcess[];
   readonly members: MemberProcess[];
+  /** Absent in state files of older versions. */
+  readonly workers?: WorkerProcess[];
   /**
    * NATS URLs of a cluster `flo` did not start (`flo --config FILE`): its members are
    * found through the store, and nothing here has a pid.
@@ -93,6 +102,10 @@ function spawnDetached(command: string, args: readonly string[], logFile: string
   return child.pid;
 }
 
+export function startWorkerProcess(home: string, w: WorkerProcess): number {
+  return spawnDetached(process.execPath, [flotillaMain, ...w.args], join(home, 'logs', `${w.name}.log`));
+}
+
 export function startMemberProcess(home: string, m: MemberProcess): number {
   return spawnDetached(process.execPath, [flotillaMain, ...m.args], join(home, 'logs', `${m.name}.log`));
 }
@@ -100,6 +113,8 @@ export function startMemberProcess(home: string, m: MemberProcess): number {
 export interface UpOptions {
   readonly home: string;
   readonly members: number;
+  /** Node agents on the fake runtime. */
+  readonly workers?: number;
   readonly progress: (line: string) => void;
 }
 
@@ -111,7 +126,10 @@ export interface UpOptions {
 export async function up(options: UpOptions): Promise<ClusterState> {
   const { home, progress } = options;
   const existing = readState(home);
-  if (existing && [...existing.nats, ...existing.members].some((p) => isAlive(p.pid))) {
+  if (
+    existing &&
+    [...existing.nats, ...existing.members, ...(existing.workers ?? [])].some((p) => isAlive(p.pid))
+  ) {
     throw new Error(`a cluster is already running from ${home} (flo down stops it)`);
   }
   mkdirSync(join(home, 'logs'), { recursive: true });
@@ -141,7 +159,13 @@ export async function up(options: UpOptions): Promise<ClusterState> {
     const pid = spawnDetached(natsBinary(), args, join(home, 'logs', `${name}.log`));
     nats.push({ name, pid, port, clusterPort, monitorPort });
   }
-  const state: ClusterState = { createdAt: new Date().toISOString(), cluster: 'local', nats, members: [] };
+  const state: ClusterState = {
+    createdAt: new Date().toISOString(),
+    cluster: 'local',
+    nats,
+    members: [],
+    workers: [],
+  };
   writeState(home, state);
   progress(`starting ${n} NATS servers`);
   for (const s of nats) await waitForRoutes(s.monitorPort, n - 1, 15_000);
@@ -153,6 +177,22 @@ export async function up(options: UpOptions): Promise<ClusterState> {
   }
   writeState(home, state);
   progress(`starting ${names.length} control-plane members (${names.join(', ')})`);
+  for (let i = 0; i < (options.workers ?? 0); i++) {
+    const name = `w${i + 1}`;
+    // Each talks to "its" NATS server too; the fake runtime needs no network of its own.
+    const args = ['agent', '--member', name, '--cluster', state.cluster, '--data-dir', join(home, 'workers')];
+    args.push('--nats-servers', `nats://127.0.0.1:${nats[i % n]!.port}`);
+    args.push('--agent-runtime', 'fake', '--agent-node-ip', '127.0.0.1');
+    const w: WorkerProcess = { name, pid: 0, args };
+    w.pid = startWorkerProcess(home, w);
+    state.workers!.push(w);
+  }
+  writeState(home, state);
+  if (state.workers!.length > 0) {
+    progress(
+      `starting ${state.workers!.length} workers (${state.workers!.map((w) => w.name).join(', ')}; fake runtime)`,
+    );
+  }
   return state;
 }
 
@@ -200,6 +240,8 @@ export async function stopPids(pids: readonly number[], graceMs = 10_000): Promi
 export async function down(home: string, progress: (line: string) => void): Promise<boolean> {
   const state = readState(home);
   if (!state) return false;
+  await stopPids((state.workers ?? []).map((w) => w.pid));
+  for (const w of state.workers ?? []) progress(`stopped ${w.name}`);
   await stopPids(state.members.map((m) => m.pid));
   for (const m of state.members) progress(`stopped ${m.name}`);
   await stopPids(
@@ -208,6 +250,7 @@ export async function down(home: string, progress: (line: string) => void): Prom
   );
   for (const n of state.nats) progress(`stopped ${n.name}`);
   rmSync(join(home, 'members'), { recursive: true, force: true });
+  rmSync(join(home, 'workers'), { recursive: true, force: true });
   rmSync(stateFile(home), { force: true });
   return true;
 }

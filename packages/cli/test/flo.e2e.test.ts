@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('flo on a local cluster', () => {
   it('up, status, chaos, raft, snapshot and down do what they print', async () => {
-    const upOut = await floCmd('up');
+    const upOut = await floCmd('up', '--workers', '2', '--runtime', 'fake');
     expect(upOut).toMatch(/m\d leads \(term \d+\); cluster healthy/);
     const state = readState(home)!;
     expect(state.members.map((m) => m.name)).toEqual(['m1', 'm2', 'm3']);
@@ -40,6 +40,21 @@ describe('flo on a local cluster', () => {
       },
     );
     expect(ns).toContain('namespace/default');
+    // The two fake-runtime workers are Nodes, Ready before up returned.
+    const { stdout: nodes } = await run(
+      '/usr/bin/kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        'get',
+        'nodes',
+        '-o',
+        'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}',
+      ],
+      { timeout: 30_000 },
+    );
+    expect(nodes.trim().split(' ').sort()).toEqual(['w1=True', 'w2=True']);
+    expect(state.workers!.map((w) => w.name)).toEqual(['w1', 'w2']);
 
     // Both leases get a holder, and status names it.
     const leaseDeadline = Date.now() + 30_000;
@@ -106,11 +121,14 @@ describe('flo on a local cluster', () => {
       code: 1,
       stderr: expect.stringMatching(/^flo: "soon" is not a duration/),
     });
+    await expect(floCmd('up', '--runtime', 'containerd')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/^flo: --runtime containerd: /),
+    });
     await expect(floCmd('chaos', 'kill', 'm9')).rejects.toMatchObject({
       stderr: expect.stringMatching(/^flo: no member m9/),
     });
 
-    const pids = [...state.nats, ...state.members].map((p) => p.pid);
+    const pids = [...state.nats, ...state.members, ...state.workers!].map((p) => p.pid);
     expect(await floCmd('down')).toContain('cluster down');
     const alive = pids.filter((pid) => {
       try {
