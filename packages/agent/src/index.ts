@@ -66,6 +66,8 @@ export type { NodeStatusInput } from './node/node-status.ts';
 export { agentKubeletVersion, buildNodeStatus, defaultMaxPods, nodeAllocatable } from './node/node-status.ts';
 export type { NodePaths } from './node-paths.ts';
 export { bridgeNameFor, defaultDataDir, nodePaths } from './node-paths.ts';
+export type { NodeTeardownOptions } from './node-teardown.ts';
+export { defaultNodeTeardownTimeoutMs, nodeTeardownMain, teardownNodeInNetns } from './node-teardown.ts';
 export { CriRuntime } from './runtime/cri-runtime.ts';
 export type { FakeDelays, FakeRuntimeOptions } from './runtime/fake-runtime.ts';
 export { FakeRuntime } from './runtime/fake-runtime.ts';

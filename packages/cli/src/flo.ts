@@ -13,6 +13,7 @@ import { floHome } from './home.ts';
 import { buildImage, buildRootfs } from './image-build.ts';
 import {
   type ClusterState,
+  containerdUnavailable,
   down,
   freePort,
   isAlive,
@@ -135,21 +136,37 @@ program
   .command('up')
   .description('start a local HA cluster in the background and wait until it is healthy')
   .option('--workers <n>', 'node agents to start', '0')
-  .option('--runtime <runtime>', "the workers' runtime: fake (nodes and pod status, no containers)", 'fake')
-  .action(async (opts: { workers: string; runtime: string }) => {
+  .option(
+    '--runtime <runtime>',
+    "the workers' runtime: containerd (real pods, each worker in a network namespace with its own containerd; the default as root on Linux) or fake (Nodes and pod status, no containers; the default otherwise)",
+  )
+  .action(async (opts: { workers: string; runtime?: string }) => {
     localOnly('flo up');
     const workers = Number(opts.workers);
     if (!Number.isInteger(workers) || workers < 0 || workers > 100) {
       throw new FloError(`--workers ${JSON.stringify(opts.workers)} is not a number from 0 to 100`);
     }
-    if (opts.runtime !== 'fake') {
-      throw new FloError(
-        `--runtime ${opts.runtime}: flo up runs workers on the fake runtime only so far (containerd workers: docs/deploy.md)`,
+    if (opts.runtime !== undefined && opts.runtime !== 'fake' && opts.runtime !== 'containerd') {
+      throw new FloError(`--runtime ${opts.runtime}: not fake or containerd`);
+    }
+    const unavailable = containerdUnavailable();
+    if (opts.runtime === 'containerd' && unavailable !== undefined) {
+      throw new FloError(`--runtime containerd: ${unavailable}`);
+    }
+    const runtime = opts.runtime ?? (unavailable === undefined ? 'containerd' : 'fake');
+    if (workers > 0) {
+      console.log(
+        `workers: ${workers} on the ${runtime} runtime` +
+          (opts.runtime === undefined
+            ? runtime === 'containerd'
+              ? ' (the default as root on Linux; --runtime fake for simulated nodes)'
+              : ` (the default here: ${unavailable})`
+            : ''),
       );
     }
     const home = floHome();
     const t0 = performance.now();
-    const state = await up({ home, members: 3, workers, progress: (line) => console.log(line) });
+    const state = await up({ home, members: 3, workers, runtime, progress: (line) => console.log(line) });
     const client = await connectCluster(state);
     try {
       process.stdout.write('waiting for a leader ');
@@ -161,9 +178,13 @@ program
         throw new FloError(`API servers not ready after 60 s; see ${join(home, 'logs')}`);
       }
       if (workers > 0) {
-        process.stdout.write(`waiting for ${workers} Ready nodes `);
-        if (!(await waitForReadyNodes(client, state, workers, 60_000))) {
-          throw new FloError(`nodes not Ready after 60 s; see ${join(home, 'logs')}`);
+        // A containerd worker starts its containerd and imports its images first.
+        const readyTimeoutMs = runtime === 'containerd' ? 180_000 : 60_000;
+        process.stdout.write(`\nwaiting for ${workers} Ready nodes `);
+        if (!(await waitForReadyNodes(client, state, workers, readyTimeoutMs))) {
+          throw new FloError(
+            `nodes not Ready after ${readyTimeoutMs / 1000} s; see ${join(home, 'logs')} (flo down removes everything)`,
+          );
         }
       }
       console.log(
@@ -183,7 +204,9 @@ program
   .description('stop the local cluster and remove what it created')
   .action(async () => {
     localOnly('flo down');
-    const stopped = await down(floHome(), (line) => console.log(line));
+    const stopped = await down(floHome(), (line) => console.log(line)).catch((err: unknown) => {
+      throw new FloError(`${err instanceof Error ? err.message : String(err)} (flo down tries again)`);
+    });
     console.log(stopped ? 'cluster down' : 'no cluster was running');
   });
 

@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sleep } from '@flotilla/actor';
+import { nodeTeardownMain } from '@flotilla/agent';
 import type { Underlay } from '@flotilla/agent/net';
 import {
   diffSnapshots,
@@ -45,7 +46,7 @@ const natsConf = join(deployDir, 'nats', 'nats-server.conf');
 const kubeconfig = join(deployDir, 'config', 'kubeconfig.yaml');
 const agentYaml = join(deployDir, 'config', 'agent.yaml');
 const webYaml = join(deployDir, 'examples', 'web.yaml');
-const nodeTeardownScript = join(repoRoot, 'packages', 'testkit', 'src', 'agents', 'node-teardown-main.ts');
+const nodeTeardownScript = nodeTeardownMain;
 const teardownTimeoutMs = 90_000;
 
 type Machine = {

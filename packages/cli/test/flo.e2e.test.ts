@@ -121,8 +121,8 @@ describe('flo on a local cluster', () => {
       code: 1,
       stderr: expect.stringMatching(/^flo: "soon" is not a duration/),
     });
-    await expect(floCmd('up', '--runtime', 'containerd')).rejects.toMatchObject({
-      stderr: expect.stringMatching(/^flo: --runtime containerd: /),
+    await expect(floCmd('up', '--runtime', 'podman')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/^flo: --runtime podman: not fake or containerd/),
     });
     await expect(floCmd('chaos', 'kill', 'm9')).rejects.toMatchObject({
       stderr: expect.stringMatching(/^flo: no member m9/),

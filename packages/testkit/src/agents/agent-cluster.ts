@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeTeardownMain as teardownScript } from '@flotilla/agent';
 import type { Underlay } from '@flotilla/agent/net';
 import { registerCleanup } from '../cleanup.ts';
 import { ControlPlane } from '../control-plane/control-plane.ts';
@@ -24,7 +25,6 @@ import { ManagedProcess } from '../process.ts';
 import { tempDir } from '../tmp.ts';
 
 const flotillaCli = fileURLToPath(new URL('../../../cli/src/flotilla.ts', import.meta.url));
-const teardownScript = fileURLToPath(new URL('./node-teardown-main.ts', import.meta.url));
 const controllersMain = fileURLToPath(new URL('../../../controllers/src/main.ts', import.meta.url));
 
 export type AgentClusterOptions = {
