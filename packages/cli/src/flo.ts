@@ -180,7 +180,7 @@ program
       if (workers > 0) {
         // A containerd worker starts its containerd and imports its images first.
         const readyTimeoutMs = runtime === 'containerd' ? 180_000 : 60_000;
-        process.stdout.write(`\nwaiting for ${workers} Ready nodes `);
+        process.stdout.write(`\nwaiting for ${workers} Ready node${workers === 1 ? '' : 's'} `);
         if (!(await waitForReadyNodes(client, state, workers, readyTimeoutMs))) {
           throw new FloError(
             `nodes not Ready after ${readyTimeoutMs / 1000} s; see ${join(home, 'logs')} (flo down removes everything)`,

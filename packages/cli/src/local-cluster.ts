@@ -321,7 +321,7 @@ export async function up(options: UpOptions): Promise<ClusterState> {
   writeState(home, state);
   if (workerNames.length > 0) {
     progress(
-      `starting ${workerNames.length} workers (${workerNames.join(', ')}; ${runtime} runtime${network ? ', each in its own network namespace with its own containerd' : ''})`,
+      `starting ${workerNames.length} worker${workerNames.length === 1 ? '' : 's'} (${workerNames.join(', ')}; ${runtime} runtime${network ? `, each in its own network namespace on ${network.underlay} with its own containerd` : ''})`,
     );
   }
   return state;
@@ -397,7 +397,7 @@ export async function stopPids(pids: readonly number[], graceMs = 10_000): Promi
 /**
  * Stop everything `up` started (workers first, then members, then NATS) and remove its
  * state: containerd workers' pods, containerd, cgroups and data (torn down from inside
- * their namespaces), then the underlay's namespaces, root leg and blackhole routes.
+ * their namespaces), and at the end the underlay's namespaces, root leg and blackhole routes.
  */
 export async function down(home: string, progress: (line: string) => void): Promise<boolean> {
   const state = readState(home);
@@ -406,6 +406,8 @@ export async function down(home: string, progress: (line: string) => void): Prom
   await stopPids(workers.map((w) => w.pid));
   for (const w of workers) progress(`stopped ${w.name}`);
   const failures: string[] = [];
+  // The teardowns need no control plane: the members stop meanwhile.
+  const membersStopped = stopPids(state.members.map((m) => m.pid));
   await Promise.all(
     workers.map(async (w) => {
       if (w.netns === undefined || w.agentDataDir === undefined || !netnsExists(w.netns)) return;
@@ -422,19 +424,20 @@ export async function down(home: string, progress: (line: string) => void): Prom
       }
     }),
   );
-  if (state.network) {
-    await destroyUnderlay(underlayOptions(state.network));
-    progress(
-      `removed underlay ${state.network.underlay} (namespaces, ${state.network.underlay}-up, blackhole routes)`,
-    );
-  }
-  await stopPids(state.members.map((m) => m.pid));
+  await membersStopped;
   for (const m of state.members) progress(`stopped ${m.name}`);
   await stopPids(
     state.nats.map((n) => n.pid),
     5_000,
   );
   for (const n of state.nats) progress(`stopped ${n.name}`);
+  // Last: NATS listened on the underlay's root leg, and members lose it otherwise.
+  if (state.network) {
+    await destroyUnderlay(underlayOptions(state.network));
+    progress(
+      `removed underlay ${state.network.underlay} (namespaces, ${state.network.underlay}-up, blackhole routes)`,
+    );
+  }
   rmSync(join(home, 'members'), { recursive: true, force: true });
   if (failures.length > 0) {
     // The workers' data is kept for a look (and another flo down); the state file too.
