@@ -42,6 +42,8 @@ describe.runIf(reportRootSkip('image e2e'))('flo image build', () => {
         args: [
           '--mount',
           '--fork',
+          // Killing unshare kills what runs in the image too (else it outlives the test).
+          '--kill-child',
           'sh',
           '-c',
           'mount -t proc proc "$0/proc" && mount --rbind /dev "$0/dev" && exec chroot "$0" "$@"',
