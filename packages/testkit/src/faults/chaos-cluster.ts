@@ -26,6 +26,7 @@ import { registerCleanup } from '../cleanup.ts';
 import { tempDir } from '../tmp.ts';
 import type { BackendKind, HostBackend, MemberLaunch } from './backend.ts';
 import type { FaultApi, FaultKind, FaultRecord, PartitionOptions, RestartOptions } from './fault-api.ts';
+import { natsPorts } from './nats-config.ts';
 import { PartitionTable } from './partition-table.ts';
 
 export type ChaosClusterOptions = {
@@ -325,9 +326,26 @@ export class ChaosCluster implements FaultApi {
         return all[0]!.store.revision;
       last = JSON.stringify(all.map((s, i) => [this.hosts[i], s?.store.appliedIndex, s?.store.revision]));
       if (performance.now() > deadline)
-        throw new Error(`members did not converge in ${timeoutMs} ms: ${last}`);
+        throw new Error(
+          `members did not converge in ${timeoutMs} ms: ${last}; ${raftPicture(all)}; ${await this.routesPicture()}`,
+        );
       await delay(100);
     }
+  }
+
+  /** Each host's NATS server: the servers its routes reach (from its monitoring port). */
+  private async routesPicture(): Promise<string> {
+    const rows = await Promise.all(
+      this.hosts.map(async (m) => {
+        const url = `http://${this.backend.address(m)}:${natsPorts.monitor}/routez`;
+        const body = await fetch(url, { signal: AbortSignal.timeout(1_000) })
+          .then((r) => r.json() as Promise<{ routes?: { remote_name?: string; ip?: string }[] }>)
+          .catch((err: unknown) => ({ error: String(err) }));
+        if ('error' in body) return `${m} routes: ${body.error}`;
+        return `${m} routes to ${(body.routes ?? []).map((r) => r.remote_name ?? r.ip).join(',') || 'none'}`;
+      }),
+    );
+    return rows.join('; ');
   }
 
   /** Each member's hash of the key space at `revision`. */
@@ -738,6 +756,26 @@ export class PromotionStarvedError extends FlotillaError {
 }
 
 /** Membership changes fail while a leader changes or a learner catches up: retry (bounded). */
+/**
+ * What each member's Raft says, and the leader's view of every peer: what a failure to
+ * converge needs for its post-mortem (who leads, who is cut off, who is stuck in probing).
+ */
+function raftPicture(all: readonly (MemberStatus | undefined)[]): string {
+  return all
+    .map((s) => {
+      if (!s) return 'no answer';
+      const r = s.raft;
+      const peers = Object.entries(r.progress)
+        .map(
+          ([id, p]) =>
+            `${id} match ${p.match} next ${p.next} ${p.state}${p.recentActive ? '' : ' inactive'} inflight ${p.inflightMessages}`,
+        )
+        .join(', ');
+      return `${r.id}: ${r.role} term ${r.term} leader ${r.leader ?? '-'} commit ${r.commit} applied ${r.applied} last ${r.lastIndex}${peers ? ` [${peers}]` : ''}`;
+    })
+    .join('; ');
+}
+
 async function retryMembership<T>(call: () => Promise<T>): Promise<T> {
   const deadline = performance.now() + membershipTimeoutMs;
   for (let attempt = 0; ; attempt++) {
