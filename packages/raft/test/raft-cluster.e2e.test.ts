@@ -84,6 +84,27 @@ describe('a three-process Raft cluster', () => {
     expect(readdirSync(join(c.member(first).dir, 'snap')).some((n) => n.endsWith('.snap'))).toBe(true);
   });
 
+  it('catches a follower up by log when it missed more than one NATS payload of entries', async () => {
+    // No snapshot in reach: the follower must get every entry by append. 8,000 small entries
+    // are 1.6 MB: an append of 1 MiB of them plus their framing, or several appends in one
+    // publish, exceed NATS' 1 MiB payload limit; such a publish is refused, and the same
+    // refused append would repeat for ever.
+    cluster = await RaftCluster.start({ snapshotEveryEntries: 100_000 });
+    const c = cluster;
+    const leader = await c.waitForLeader(15_000);
+    const follower = [...c.members.keys()].find((id) => id !== leader)!;
+    await c.propose('before');
+    await c.kill(follower);
+    const small = (i: number) => `${String(i).padStart(6, '0')}${'x'.repeat(194)}`;
+    for (let i = 0; i < 8_000; i += 100)
+      await Promise.all(Array.from({ length: 100 }, (_, k) => c.propose(small(i + k), 30_000)));
+    await c.restart(follower);
+    const { commit } = await c.status(await c.waitForLeader(15_000));
+    await c.waitForApplied(commit, 30_000);
+    expect((await c.status(follower)).applied).toBeGreaterThanOrEqual(commit);
+    expect(readdirSync(join(c.member(follower).dir, 'snap')).some((n) => n.endsWith('.snap'))).toBe(false);
+  });
+
   it('loses no acknowledged proposal across 50 SIGKILLs under load', async () => {
     // Shorter timers (election in 0.5-1 s) so that 50 rounds fit in about a minute.
     cluster = await RaftCluster.start({ tickMs: 50, snapshotEveryEntries: 200, snapshotCatchUpEntries: 50 });

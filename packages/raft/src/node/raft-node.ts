@@ -83,6 +83,16 @@ interface Waiter<T> {
  * (fdatasync), then send messages (a vote or an append acknowledgement is never sent
  * before it is durable), then apply committed entries, then `advance()`.
  */
+/** Entry bytes per append message (the core's default, 1 MiB, is NATS' whole payload limit). */
+const defaultMaxMessageBytes = 256 * 1024;
+
+/** An upper bound of a message's encoded size: its entries' data plus generous framing. */
+function raftMessageBytes(m: Message): number {
+  let bytes = 256;
+  if ('entries' in m) for (const e of m.entries) bytes += e.data.byteLength + 48;
+  return bytes;
+}
+
 export class RaftNode {
   readonly id: NodeId;
   private readonly log: Logger;
@@ -158,6 +168,7 @@ export class RaftNode {
         for (const m of messages) this.step(m);
         this.kick();
       },
+      messageBytes: raftMessageBytes,
       deliverSnapshot: (message) => {
         if (this.stopped) return;
         this.metrics.snapshots.inc({ kind: 'received' });
@@ -213,6 +224,8 @@ export class RaftNode {
     };
     const core = new Raft(
       {
+        // One append must fit one NATS publish (1 MiB by default) with room to spare.
+        maxMessageBytes: defaultMaxMessageBytes,
         ...options.raft,
         id: options.id,
         electionTicks: options.electionTicks ?? 10,

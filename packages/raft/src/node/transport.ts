@@ -71,7 +71,18 @@ export interface TransportOptions<M extends Envelope> {
   readonly snapshotChunkBytes?: number;
   /** Time one chunk may take (with retries) before the transfer counts as failed. */
   readonly snapshotChunkTimeoutMs?: number;
+  /**
+   * An upper bound of a message's encoded size. With it, a destination's batch is split
+   * into publishes that each fit NATS' payload limit; without it, one publish per batch.
+   */
+  readonly messageBytes?: (message: M) => number;
 }
+
+/**
+ * The share of the server's payload limit one batch may fill: the estimate is an upper
+ * bound of the payload, and the frame around it needs room too.
+ */
+const batchShareOfPayload = 0.5;
 
 export const raftActorName = (clusterId: string, member: NodeId) => `raft.${clusterId}.${member}`;
 
@@ -144,15 +155,43 @@ export class Transport<M extends Envelope> {
     }
     const { system, clusterId, self } = this.options;
     for (const [peer, batch] of byPeer) {
-      try {
-        system
-          .ref<RaftPeerProtocol<M>>(raftActorName(clusterId, peer))
-          .tell('batch', { from: self, messages: batch });
-      } catch (err) {
-        // Connection closed or reconnecting buffer full: Raft resends what matters.
-        this.options.log.debug({ err, peer }, 'raft batch not sent');
+      const ref = system.ref<RaftPeerProtocol<M>>(raftActorName(clusterId, peer));
+      for (const part of this.split(batch)) {
+        try {
+          ref.tell('batch', { from: self, messages: part });
+        } catch (err) {
+          // Connection closed or reconnecting buffer full: Raft resends what matters.
+          this.options.log.debug({ err, peer }, 'raft batch not sent');
+        }
       }
     }
+  }
+
+  /**
+   * Cut a batch into runs that fit one publish each. A publish over the server's payload
+   * limit is refused, and since Raft resends the same appends, a follower that fell more
+   * than the limit behind would never catch up by log: every probe would be refused alike.
+   */
+  private split(batch: readonly M[]): (readonly M[])[] {
+    const sizeOf = this.options.messageBytes;
+    if (!sizeOf || batch.length === 1) return [batch];
+    const limit = this.options.system.nc.info?.max_payload ?? 1024 * 1024;
+    const budget = limit * batchShareOfPayload;
+    const parts: M[][] = [];
+    let current: M[] = [];
+    let bytes = 0;
+    for (const m of batch) {
+      const size = sizeOf(m);
+      if (current.length > 0 && bytes + size > budget) {
+        parts.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(m);
+      bytes += size;
+    }
+    parts.push(current);
+    return parts;
   }
 
   /**
