@@ -8,7 +8,6 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { sleep } from '@flotilla/actor';
 import { listNetns } from '@flotilla/agent/net';
 import type { Lease, Node, Pod, Service } from '@flotilla/api';
 import {
@@ -23,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriClient } from '../src/cri/cri-client.ts';
 import { nodePaths } from '../src/node-paths.ts';
 import { CriRuntime } from '../src/runtime/cri-runtime.ts';
+import { kubectlFor, until } from './kubectl.ts';
 
 const run = promisify(execFile);
 const ranges = {
@@ -38,50 +38,7 @@ const scopeLockWaitMs = 540_000;
 
 let cluster: AgentCluster;
 
-async function kubectl(...args: string[]): Promise<string> {
-  const { stdout } = await run('/usr/bin/kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], {
-    timeout: 30_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout;
-}
-
-async function kubectlApply(manifest: unknown): Promise<void> {
-  const child = execFile('/usr/bin/kubectl', ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
-    timeout: 30_000,
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kubectl apply: ${code} ${err}`))));
-  });
-  child.stdin?.end(JSON.stringify(manifest));
-  await done;
-}
-
-async function getJson<T>(...args: string[]): Promise<T> {
-  return JSON.parse(await kubectl('get', ...args, '-o', 'json')) as T;
-}
-
-/** Polls `check` until it returns a value; bounded by `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`not ${what} within ${timeoutMs} ms${last === undefined ? '' : `: ${String(last)}`}`);
-    }
-    await sleep(250);
-  }
-}
+const { kubectl, kubectlApply, getJson } = kubectlFor(() => cluster.kubeconfig);
 
 /** Runs `f` against a node's containerd (the agent's own, whether or not the agent runs). */
 async function withRuntime<T>(node: string, dataDir: string, f: (r: CriRuntime) => Promise<T>): Promise<T> {

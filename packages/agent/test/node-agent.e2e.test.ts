@@ -7,6 +7,7 @@ import { type ApiClient, type Lease, NatsApiClient, type Node, type Pod } from '
 import { ControlPlane } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeAgent } from '../src/node-agent/node-agent.ts';
+import { until as pollUntil } from './kubectl.ts';
 
 const nodesRef = { group: '', version: 'v1', resource: 'nodes' };
 const podsRef = { group: '', version: 'v1', resource: 'pods' };
@@ -20,23 +21,9 @@ let api: ApiClient;
 let agent: NodeAgent;
 let started: Promise<void>;
 
-/** Polls `check` until it returns a value; bounded by `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`not ${what} within ${timeoutMs} ms${last === undefined ? '' : `: ${String(last)}`}`);
-    }
-    await sleep(100);
-  }
-}
+/** A bounded poll, every 100 ms, 15 s unless told. */
+const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000) =>
+  pollUntil(what, check, timeoutMs, 100);
 
 const ready = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
 

@@ -12,14 +12,11 @@
 // Runs last what destroys a worker. The node lifecycle timings are shortened (lease
 // renewed every 1 s, node monitor grace 8 s, default toleration 2 s instead of
 // Kubernetes' 10 s, 40 s and 300 s). Needs root.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { sleep } from '@flotilla/actor';
 import type { Endpoints, Node, Pod, Service } from '@flotilla/api';
 import { AgentCluster, reportRootSkip, runsAsRoot } from '@flotilla/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubectlFor, until } from './kubectl.ts';
 
-const run = promisify(execFile);
 const ranges = {
   name: 'flwalk',
   underlayCIDR: '10.237.0.0/24',
@@ -36,50 +33,7 @@ const scopeLockWaitMs = 540_000;
 
 let cluster: AgentCluster;
 
-async function kubectl(...args: string[]): Promise<string> {
-  const { stdout } = await run('/usr/bin/kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], {
-    timeout: 30_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout;
-}
-
-async function kubectlApply(manifest: unknown): Promise<void> {
-  const child = execFile('/usr/bin/kubectl', ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
-    timeout: 30_000,
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kubectl apply: ${code} ${err}`))));
-  });
-  child.stdin?.end(JSON.stringify(manifest));
-  await done;
-}
-
-async function getJson<T>(...args: string[]): Promise<T> {
-  return JSON.parse(await kubectl('get', ...args, '-o', 'json')) as T;
-}
-
-/** Polls `check` until it returns a value; bounded by `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`not ${what} within ${timeoutMs} ms${last === undefined ? '' : `: ${String(last)}`}`);
-    }
-    await sleep(250);
-  }
-}
+const { kubectl, kubectlApply, getJson } = kubectlFor(() => cluster.kubeconfig);
 
 const readyStatus = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
 const isRunningReady = (p: Pod) =>
