@@ -37,6 +37,9 @@ const controlPlaneTaintKey = 'node-role.kubernetes.io/control-plane';
 const renewTickMs = 100;
 /** Attempts of one status write that keeps hitting a newer version of the pod. */
 const maxConflictRetries = 3;
+/** A pod whose start or removal failed is tried again after this, doubling up to the ceiling. */
+const podRetryBaseMs = 200;
+const podRetryMaxMs = 5_000;
 
 type FakeNode = {
   readonly name: string;
@@ -82,6 +85,12 @@ export class FakeNodes {
   private readonly seen = new Map<string, Pod>();
   /** Pods handled (started or being started), by uid. */
   private readonly handled = new Map<string, { node: string; running: boolean; timer?: NodeJS.Timeout }>();
+  /**
+   * Pods whose start or removal failed (a write timed out in a partition, say), by uid: like a
+   * kubelet's pod worker, the node tries again with back-off until it succeeds or the pod is gone;
+   * nothing else would bring the pod back, as no new event may ever come for it.
+   */
+  private readonly retries = new Map<string, { attempts: number; timer: NodeJS.Timeout | undefined }>();
   private leaseRenewals = 0;
   private writeFailures = 0;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -130,6 +139,7 @@ export class FakeNodes {
     if (this.renewTimer !== undefined) clearInterval(this.renewTimer);
     this.watch?.cancel();
     for (const h of this.handled.values()) if (h.timer !== undefined) clearTimeout(h.timer);
+    for (const r of this.retries.values()) if (r.timer !== undefined) clearTimeout(r.timer);
     await this.podLoop;
   }
 
@@ -357,7 +367,15 @@ export class FakeNodes {
       const h = this.handled.get(uid);
       if (h?.timer !== undefined) clearTimeout(h.timer);
       this.handled.delete(uid);
-      void this.slots.run(() => this.remove(pod)).catch((err: unknown) => this.failed(err, 'pod removal'));
+      void this.slots
+        .run(() => this.remove(pod))
+        .then(
+          () => this.retries.delete(uid),
+          (err: unknown) => {
+            this.failed(err, 'pod removal');
+            this.retryLater(uid);
+          },
+        );
       return;
     }
     if (this.handled.has(uid) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
@@ -375,21 +393,45 @@ export class FakeNodes {
       void this.slots
         .run(() => this.startPod(pod, node))
         .then((ok) => {
+          this.retries.delete(uid);
           if (ok) entry.running = true;
           else this.handled.delete(uid);
         })
         .catch((err: unknown) => {
           this.handled.delete(uid);
           this.failed(err, 'pod start');
+          this.retryLater(uid);
         });
     }, this.config.podReadyDelayMs);
   }
 
   private onPodGone(pod: Pod): void {
-    this.seen.delete(pod.metadata.uid ?? '');
-    const h = this.handled.get(pod.metadata.uid ?? '');
+    const uid = pod.metadata.uid ?? '';
+    this.seen.delete(uid);
+    const h = this.handled.get(uid);
     if (h?.timer !== undefined) clearTimeout(h.timer);
-    this.handled.delete(pod.metadata.uid ?? '');
+    this.handled.delete(uid);
+    const r = this.retries.get(uid);
+    if (r?.timer !== undefined) clearTimeout(r.timer);
+    this.retries.delete(uid);
+  }
+
+  /** Handles the pod's latest version again after a back-off (a failed start or removal). */
+  private retryLater(uid: string): void {
+    if (this.stopped) return;
+    const r = this.retries.get(uid) ?? { attempts: 0, timer: undefined };
+    if (r.timer !== undefined) clearTimeout(r.timer);
+    r.attempts += 1;
+    r.timer = setTimeout(
+      () => {
+        r.timer = undefined;
+        const pod = this.seen.get(uid);
+        if (pod === undefined || this.stopped) this.retries.delete(uid);
+        else this.onPod(pod);
+      },
+      Math.min(podRetryMaxMs, podRetryBaseMs * 2 ** (r.attempts - 1)),
+    );
+    this.retries.set(uid, r);
   }
 
   private async startPod(seen: Pod, node: FakeNode): Promise<boolean> {
@@ -439,7 +481,9 @@ export class FakeNodes {
         if (pod.metadata.uid !== seen.metadata.uid) return false;
       }
     }
-    return false;
+    throw new Error(
+      `the status of pod ${namespace}/${name} kept conflicting (${maxConflictRetries + 1} tries)`,
+    );
   }
 
   private async remove(pod: Pod): Promise<void> {
