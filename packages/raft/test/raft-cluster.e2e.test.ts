@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RaftCluster } from '@flotilla/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ProposalTimeoutError } from '../src/index.ts';
 
 let cluster: RaftCluster | undefined;
 afterEach(async () => {
@@ -103,6 +104,25 @@ describe('a three-process Raft cluster', () => {
     await c.waitForApplied(commit, 30_000);
     expect((await c.status(follower)).applied).toBeGreaterThanOrEqual(commit);
     expect(readdirSync(join(c.member(follower).dir, 'snap')).some((n) => n.endsWith('.snap'))).toBe(false);
+  });
+
+  it('ends a proposal forwarded to a leader that died once the follower sees it gone, not at its timeout', async () => {
+    cluster = await RaftCluster.start({});
+    const c = cluster;
+    const leader = await c.waitForLeader(15_000);
+    const follower = [...c.members.keys()].find((id) => id !== leader)!;
+    await c.propose('before');
+    await c.kill(leader);
+    // The follower still believes in the dead leader and forwards the proposal into the void.
+    const started = performance.now();
+    const err = await c.proposeVia(follower, 'into-the-void', 30_000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const tookMs = performance.now() - started;
+    expect(err).toBeInstanceOf(ProposalTimeoutError);
+    expect(String(err)).toMatch(new RegExp(`before leader ${leader} lost leadership`));
+    expect(tookMs).toBeLessThan(25_000);
   });
 
   it('loses no acknowledged proposal across 50 SIGKILLs under load', async () => {

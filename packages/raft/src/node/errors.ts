@@ -29,8 +29,9 @@ export class ProposalDroppedError extends FlotillaError {
 }
 
 /**
- * No answer in time. The proposal may still commit later: the caller must treat the
- * outcome as unknown (and retry with the same request id if the state machine dedupes).
+ * No answer in time, or the leader the proposal went to lost leadership first. The proposal
+ * may still commit later: the caller must treat the outcome as unknown (and retry with the
+ * same request id if the state machine dedupes).
  */
 export class ProposalTimeoutError extends FlotillaError {
   constructor(message: string, data?: unknown) {

@@ -31,7 +31,7 @@ export function raftMetrics(registry: Registry): RaftMetrics {
       () =>
         new Counter({
           name: 'flotilla_raft_proposals_total',
-          help: 'Proposals by outcome (applied, dropped, timeout, not-leader)',
+          help: 'Proposals by outcome (applied, dropped, timeout, leader-changed, not-leader)',
           labelNames: ['outcome'],
           registers,
         }),

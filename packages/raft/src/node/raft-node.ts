@@ -122,11 +122,21 @@ export class RaftNode {
   private snapshotting = false;
   private pendingCompaction: SnapshotMeta | undefined;
   private leader: NodeId | null = null;
+  /** When this member last lost its leader (or started without one). */
+  private leaderLostAt = performance.now();
   private role = 'follower';
   private readonly proposals = new Map<string, Waiter<ProposalOutcome>>();
   private readonly reads = new Map<string, Waiter<number> & { index?: number }>();
   private readonly confWaiters = new Map<number, Waiter<ConfState>>();
   private readonly leaderWatchers = new Set<() => void>();
+  /**
+   * Proposals and reads that were waiting when the known leader changed (ids): they went to
+   * (or were appended by) a leader that may never answer. Once the Ready that changed the
+   * leader is applied, those still waiting end with an unknown outcome instead of waiting out
+   * their timeouts, so that callers retry at the new leader.
+   */
+  private orphaned: { readonly previous: NodeId; readonly proposals: string[]; readonly reads: string[] }[] =
+    [];
   private readonly leaderListeners = new Set<(leader: NodeId | null, isLeader: boolean) => void>();
   private readonly unreachableReportedAt = new Map<NodeId, number>();
 
@@ -288,10 +298,25 @@ export class RaftNode {
   }
 
   /**
+   * While this member knows no leader because an election is under way (it lost its leader
+   * less than two election timeouts ago), wait for the election's outcome, within `timeoutMs`.
+   * Returns at once when a leader is known, or when this member has been leaderless for
+   * longer (most likely cut off in a minority): a proposal or read then gets the usual
+   * `NotLeaderError` at once and the caller looks elsewhere.
+   */
+  async settleElection(timeoutMs: number): Promise<void> {
+    if (this.leader !== null) return;
+    const left = Math.min(timeoutMs, this.leaderLostAt + 2 * this.electionTimeoutMs - performance.now());
+    if (left <= 0) return;
+    await this.waitForLeader(left).catch(() => undefined);
+  }
+
+  /**
    * Replicate `payload` and apply it. Resolves with the entry's index and term and the
    * state machine's result once this member applied it; rejects with `NotLeaderError`,
    * `ProposalDroppedError` (nothing was appended) or `ProposalTimeoutError` (unknown
-   * outcome: it may still commit).
+   * outcome: it may still commit), at the timeout or as soon as the leader it went to is
+   * known to have lost leadership.
    */
   propose(payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<ProposalOutcome> {
     if (this.stopped) return Promise.reject(new RaftStoppedError());
@@ -558,11 +583,39 @@ export class RaftNode {
     }
     this.core.advance(rd);
     this.releaseReads();
+    this.releaseOrphaned();
     const st = this.core.status();
     this.metrics.commitIndex.set(st.commit);
     this.metrics.appliedIndex.set(this.applied);
     this.metrics.applyLag.set(Math.max(0, st.commit - this.applied));
     this.maybeSnapshot();
+  }
+
+  /** Ends what was waiting on a leader that is gone (after this Ready applied what did commit). */
+  private releaseOrphaned(): void {
+    for (const { previous, proposals, reads } of this.orphaned.splice(0)) {
+      for (const id of proposals) {
+        const w = this.proposals.get(id);
+        if (w === undefined) continue;
+        this.proposals.delete(id);
+        clearTimeout(w.timer);
+        this.metrics.proposals.inc({ outcome: 'leader-changed' });
+        w.reject(
+          new ProposalTimeoutError(
+            `proposal ${id} not applied before leader ${previous} lost leadership (outcome unknown)`,
+          ),
+        );
+      }
+      for (const context of reads) {
+        const w = this.reads.get(context);
+        if (w === undefined || w.index !== undefined) continue;
+        this.reads.delete(context);
+        clearTimeout(w.timer);
+        w.reject(
+          new ProposalTimeoutError(`read index not confirmed before leader ${previous} lost leadership`),
+        );
+      }
+    }
   }
 
   private termOrVoteChanged(hs: HardState | undefined): boolean {
@@ -573,6 +626,13 @@ export class RaftNode {
     if (leader !== this.leader) {
       this.log.info({ leader, previous: this.leader, term: this.core.status().term }, 'leader changed');
       if (leader !== null) this.metrics.leaderChanges.inc();
+      else this.leaderLostAt = performance.now();
+      if (this.leader !== null && (this.proposals.size > 0 || this.reads.size > 0))
+        this.orphaned.push({
+          previous: this.leader,
+          proposals: [...this.proposals.keys()],
+          reads: [...this.reads.entries()].filter(([, w]) => w.index === undefined).map(([id]) => id),
+        });
     }
     this.leader = leader;
     this.role = role;

@@ -162,7 +162,12 @@ export class StoreMember {
 
   /** Propose a command and return what applying it produced (a typed error for a refusal). */
   async propose(command: Command, timeoutMs = this.requestTimeoutMs): Promise<CommandResult> {
-    const outcome = await this.node.propose(encodeCommand(command), { timeoutMs });
+    const started = performance.now();
+    // During an election, wait for its outcome rather than refuse at once: a refused client
+    // backs off and would arrive some time after the new leader is ready.
+    await this.node.settleElection(timeoutMs);
+    const left = Math.max(1, timeoutMs - (performance.now() - started));
+    const outcome = await this.node.propose(encodeCommand(command), { timeoutMs: left });
     const result = resultOrThrow(outcome.result as ApplyResult);
     if (result.kind === 'noop' || result.kind === 'alreadyApplied') {
       throw InvalidRequestError.of('command', `was applied as ${result.kind}`);
@@ -195,8 +200,10 @@ export class StoreMember {
         async (req: { request: Parameters<StateMachine['range']>[0]; serializable?: boolean }, ctx) => {
           // The failpoint is a deliberately broken build for chaos tests to catch (stale reads).
           const skipReadIndex = failpointsArmed && failpointEnabled('store.readWithoutReadIndex');
-          if (!req.serializable && !skipReadIndex)
+          if (!req.serializable && !skipReadIndex) {
+            await this.node.settleElection(Math.min(this.requestTimeoutMs, ctx.remainingMs()));
             await this.node.read({ timeoutMs: Math.min(this.requestTimeoutMs, ctx.remainingMs()) });
+          }
           return { header: this.header(), result: this.mvcc.range(req.request) };
         },
       ),

@@ -199,6 +199,15 @@ export class RaftCluster {
     throw lastErr ?? new Error('propose timed out');
   }
 
+  /** One proposal through member `id`, as it answers (no retry, no leader lookup). */
+  async proposeVia(id: NodeId, payload: string, timeoutMs: number): Promise<{ index: number; term: number }> {
+    return this.ref(id).ask(
+      'propose',
+      { payload, timeoutMs },
+      { timeoutMs: timeoutMs + 1_000, retry: false },
+    );
+  }
+
   /** A linearizable read through `id` (ReadIndex), with the state it saw. */
   async read(id: NodeId, timeoutMs = 3_000): Promise<{ index: number; summary: MemberSummary }> {
     return this.ref(id).ask('read', { timeoutMs }, { timeoutMs: timeoutMs + 500, retry: false });
