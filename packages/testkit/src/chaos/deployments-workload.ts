@@ -33,6 +33,15 @@ const fakeNodesMain = fileURLToPath(new URL('../fake-nodes/main.ts', import.meta
 const revAnnotation = 'chaos.flotilla.dev/rev';
 /** More unknown writes than this on one Deployment, and its final state is not checked. */
 const maxViolationsPerCheck = 20;
+/**
+ * The deadline of one write of the workload. A write gets a single attempt (it is not
+ * idempotent), so one stalled by a partition (its request or reply lost on a cut NATS
+ * route, or the API server's store calls retrying) ends only at the deadline: with the API
+ * client's default of 10 s, a scenario of a few seconds was seen to end with every worker
+ * waiting out such a write (1 write acknowledged, 4 unknown). Its outcome is unknown
+ * either way, which the checks allow for.
+ */
+const writeTimeoutMs = 3_000;
 
 export type DeploymentsWorkloadOptions = {
   /** Deployments churned (each owned by one worker, so that its writes are in order). */
@@ -126,6 +135,8 @@ export class DeploymentsWorkload implements ChaosWorkload {
   private readonly writes: Write[] = [];
   private readonly ended: OperationOutcome[] = [];
   private api!: ApiClient;
+  /** The same connection, with the workload's short write deadline. */
+  private writer!: ApiClient;
   private nodes: ManagedProcess | undefined;
   private watches: { ref: ResourceRef; prefix: string; watch: RecordedWatch }[] = [];
   private running = false;
@@ -154,6 +165,7 @@ export class DeploymentsWorkload implements ChaosWorkload {
     const urls = this.cluster.controlPlaneHosts.map((h) => this.cluster.backend.natsUrl(h));
     const system = await this.cluster.connect(urls);
     this.api = new NatsApiClient({ system, clusterId: this.cluster.clusterId });
+    this.writer = new NatsApiClient({ system, clusterId: this.cluster.clusterId, timeoutMs: writeTimeoutMs });
     const nodesConfig: FakeNodesConfig = {
       ...defaultFakeNodesConfig,
       name: 'chaos',
@@ -265,7 +277,7 @@ export class DeploymentsWorkload implements ChaosWorkload {
   }
 
   private async write(kind: OpKind, name: string, replicas: number, rev: number): Promise<Write> {
-    const deployments = this.api.resource<Deployment>(deploymentsRef);
+    const deployments = this.writer.resource<Deployment>(deploymentsRef);
     const namespace = this.options.namespace;
     const callMs = performance.now();
     let result: Write['result'] = 'ok';
