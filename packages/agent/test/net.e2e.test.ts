@@ -164,6 +164,13 @@ describe.runIf(reportRootSkip('net e2e'))('pod network across nodes (host-gatewa
     }
     expect(await ping(undefined, '10.204.0.3'), 'root leg').toBe(true);
     expect(await readSysctl(underlay.switchNetns, 'net.ipv4.ip_forward')).toBe('0');
+    // A host that replaces a removed one gets an address nobody held: the old one's MAC is
+    // still in the others' neighbour tables, and a new host behind it would be unreachable.
+    await underlay.removeHost('m3');
+    const m4 = await underlay.addHost('m4');
+    expect(m4.address).toBe('10.204.0.5');
+    expect(await ping(undefined, m4.address), 'replacement from the root leg').toBe(true);
+    expect(await ping(underlay.host('m1').netns, m4.address), 'replacement from m1').toBe(true);
     await underlay.destroy();
     expect(listNetns().filter((n) => n.startsWith('flnetu-'))).toEqual([]);
     expect(await linkExists({ name: 'flnetu-up' })).toBe(false);
