@@ -62,6 +62,22 @@ async function others(cluster: ChaosCluster, member: NodeId): Promise<NodeId[]> 
  * write: nothing it could answer is known to be current. Operations sent after the cut was
  * in place and answered before it was healed must all have failed.
  */
+/**
+ * After a heal, until the member that was cut off has caught up with the leader (a violation
+ * if it does not in time). A NATS route across the cut is not always closed by its servers
+ * (seen in their logs: neither closed the leader's route to an isolated follower during a
+ * 5 s isolation, while the follower's route to the third member went stale), and then
+ * carries nothing until TCP's retransmission back-off, seconds long after a cut of several
+ * seconds, runs out. The next round's cut must
+ * start from a cluster whose majority really can talk, or it measures that back-off instead
+ * (seen on containers at 60 s: the majority served nothing for 8.7 s while a follower was cut,
+ * its route to the leader still stuck from the round before).
+ */
+async function recovered(ctx: ScenarioContext, member: NodeId, after: string): Promise<void> {
+  if (!(await ctx.cluster.waitCaughtUp(member, catchUpTimeoutMs)))
+    ctx.violation(`${member} did not catch up within ${catchUpTimeoutMs} ms after ${after}`);
+}
+
 function checkSilentWhileCut(
   ctx: ScenarioContext,
   probe: MemberProbe,
@@ -132,6 +148,7 @@ const minorityPartition: Scenario = {
         ctx.violation(
           `the majority served nothing while ${follower} alone was cut off (${Math.round(healMs - cutMs)} ms)`,
         );
+      await recovered(ctx, follower, `the heal of round ${round}`);
       await wait(ctx, between(ctx, 1_000, 2_000));
     }
   },
@@ -163,6 +180,7 @@ const leaderIsolated: Scenario = {
         ctx.violation(
           `${leader} still claimed to lead term ${term} ${Math.round(healMs - cutMs)} ms after losing its quorum`,
         );
+      await recovered(ctx, leader, `the heal of round ${round}`);
       await wait(ctx, between(ctx, 1_500, 2_500));
     }
   },
