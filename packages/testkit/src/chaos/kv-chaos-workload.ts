@@ -23,6 +23,8 @@ export type KvChaosWorkloadOptions = {
   readonly clientTimeoutMs?: number;
   /** The linearizability checker's budget. */
   readonly checkTimeoutMs?: number;
+  /** Operations per second across every worker (default: as fast as they go). */
+  readonly rate?: number;
 };
 
 /** Violation text longer than this is cut (a checker explanation can run to pages). */
@@ -42,7 +44,7 @@ export class KvChaosWorkload implements ChaosWorkload {
   readonly prefix: string;
   readonly keys: readonly string[];
   private readonly cluster: ChaosCluster;
-  private readonly options: Required<KvChaosWorkloadOptions>;
+  private readonly options: Required<Omit<KvChaosWorkloadOptions, 'rate'>> & { readonly rate?: number };
   private readonly ended: OperationOutcome[] = [];
   private clients: StoreClient[] = [];
   private watchers: WatchRecorder[] = [];
@@ -60,6 +62,7 @@ export class KvChaosWorkload implements ChaosWorkload {
       watchers: options.watchers ?? 3,
       clientTimeoutMs: options.clientTimeoutMs ?? 8_000,
       checkTimeoutMs: options.checkTimeoutMs ?? 120_000,
+      ...(options.rate !== undefined && { rate: options.rate }),
     };
     this.prefix = this.options.prefix;
     this.keys = Array.from({ length: this.options.keys }, (_, i) => `${this.prefix}k${i}`);
@@ -95,6 +98,7 @@ export class KvChaosWorkload implements ChaosWorkload {
       clientPrefix: 'w',
       observe: (o) => this.ended.push(o),
       gate: () => this.held,
+      ...(this.options.rate !== undefined && { rate: this.options.rate }),
     });
   }
 

@@ -1,5 +1,5 @@
 // `pnpm chaos --scenario NAME --duration 60s [--backend netns|containers] [--seed N]
-//              [--out DIR] [--broken FAILPOINT] [--deployments] [--docker-host unix:///…] [--list]`
+//              [--out DIR] [--broken FAILPOINT] [--deployments] [--rate OPS] [--docker-host unix:///…] [--list]`
 // Runs a fault scenario against real member processes, prints a summary and writes the
 // JSON report and an SVG timeline. Exit status: 0 no violation, 1 violations, 2 usage or
 // harness error. Root only (network namespaces, iptables, Docker).
@@ -16,7 +16,7 @@ import { runChaos, writeReport } from './run.ts';
 import { scenarioNamed, scenarios } from './scenarios.ts';
 
 const usage = `usage: pnpm chaos --scenario NAME|all --duration 60s [--backend netns|containers] [--seed N]
-                  [--out DIR] [--broken store.ackBeforeSync|store.readWithoutReadIndex] [--deployments]
+                  [--out DIR] [--broken store.ackBeforeSync|store.readWithoutReadIndex] [--deployments] [--rate OPS]
                   [--docker-host unix:///path/docker.sock] [--list]`;
 
 // The CLI's own output (the lint rule against console is for library code).
@@ -33,6 +33,7 @@ async function main(): Promise<number> {
       out: { type: 'string', default: 'chaos-reports' },
       broken: { type: 'string' },
       deployments: { type: 'boolean', default: false },
+      rate: { type: 'string' },
       'docker-host': { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -58,6 +59,9 @@ async function main(): Promise<number> {
   const chosen = values.scenario === 'all' ? scenarios : [scenarioNamed(values.scenario)];
   const durationMs = parseDuration(values.duration);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && !(rate > 0))
+    throw new RangeError(`--rate must be a positive number, not ${values.rate}`);
   let broken: FailpointName | undefined;
   if (values.broken !== undefined) {
     if (!isFailpointName(values.broken) || !values.broken.startsWith('store.'))
@@ -84,6 +88,7 @@ async function main(): Promise<number> {
         log,
         cluster: { dockerHost, ...(broken && { failpoints: { [broken]: { action: { kind: 'enable' } } } }) },
         deployments: values.deployments,
+        ...(rate !== undefined && { workload: { rate } }),
       });
       const files = writeReport(report, values.out);
       print(formatSummary(report));

@@ -19,6 +19,12 @@ export interface KvWorkloadOptions {
   readonly clientPrefix?: string;
   /** Awaited before each operation: lets a harness hold the load for a moment. */
   readonly gate?: () => Promise<void>;
+  /**
+   * Operations per second across all clients (default: as fast as they go). Each client
+   * keeps its share of the pace; one that fell behind (a slow call in a fault) does not
+   * burst to catch up.
+   */
+  readonly rate?: number;
 }
 
 /** One operation's end, for timelines: when it was called and ended, and how. */
@@ -47,6 +53,9 @@ export function runKvWorkload(
   const maxOps = options.maxOperationsPerClient ?? 1_000_000;
   const keyOf = (i: number) => `${options.keyPrefix}${i}`;
   const observe = options.observe;
+  if (options.rate !== undefined && !(options.rate > 0))
+    throw new RangeError(`rate must be a positive number of operations per second, not ${options.rate}`);
+  const paceMs = options.rate === undefined ? 0 : (clients.length * 1_000) / options.rate;
   const loops = clients.map(async (client, index) => {
     const c = options.clientPrefix === undefined ? index : `${options.clientPrefix}${index}`;
     const ended = (kind: KvInput['kind'], result: KvOutcome['result'], callMs: number) =>
@@ -57,7 +66,15 @@ export function runKvWorkload(
       rnd = (Math.imul(rnd, 48271) + 11) >>> 0;
       return rnd / 2 ** 32;
     };
+    // Clients start spread over one pace interval, not all at once.
+    let nextAt = performance.now() + (paceMs * index) / clients.length;
     for (let n = 0; running && n < maxOps; n++) {
+      if (paceMs > 0) {
+        const wait = nextAt - performance.now();
+        if (wait > 0) await delay(wait);
+        if (!running) break;
+        nextAt = Math.max(nextAt, performance.now() - paceMs) + paceMs;
+      }
       if (options.gate) await options.gate();
       const key = keyOf(Math.floor(random() * options.keys));
       const r = random();
