@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 // per package for its multi-process suites (`test/*.e2e.test.ts`), which run after every
 // unit project, one file at a time across all of them (vitest runs projects limited to one
 // worker one after another): they start real processes and the machine has two cores.
+// A third, `<package>:chaos` (`test/*.chaos.test.ts`), holds the long fault scenarios:
+// scripts/test runs it in a second vitest process beside all the rest (see docs/testing.md);
+// a plain `vitest run` runs it last.
 const packages = readdirSync(new URL('./packages', import.meta.url), { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
@@ -26,7 +29,7 @@ export default defineConfig({
             name: `${name}:unit`,
             root: `packages/${name}`,
             include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'sim/**/*.test.ts'],
-            exclude: ['**/*.e2e.test.ts', '**/node_modules/**'],
+            exclude: ['**/*.e2e.test.ts', '**/*.chaos.test.ts', '**/node_modules/**'],
             testTimeout: 30_000,
             hookTimeout: 30_000,
             sequence: { groupOrder: 0 },
@@ -42,6 +45,18 @@ export default defineConfig({
             testTimeout: 180_000,
             hookTimeout: 60_000,
             sequence: { groupOrder: 1 },
+            setupFiles: [setupFile],
+          },
+        },
+        {
+          test: {
+            name: `${name}:chaos`,
+            root: `packages/${name}`,
+            include: ['test/**/*.chaos.test.ts'],
+            fileParallelism: false,
+            testTimeout: 600_000,
+            hookTimeout: 60_000,
+            sequence: { groupOrder: 2 },
             setupFiles: [setupFile],
           },
         },

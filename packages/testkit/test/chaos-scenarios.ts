@@ -13,10 +13,26 @@ import { scenarios } from '../src/chaos/scenarios.ts';
 import type { BackendKind } from '../src/faults/backend.ts';
 
 /**
- * Seconds of faults per scenario. CI runs them short (see docs/testing.md for what all of
- * them cost); FLOTILLA_CHAOS_SECONDS=60 runs the full length.
+ * Seconds of faults per scenario: a minute, as in CI, unless FLOTILLA_CHAOS_SECONDS says
+ * otherwise.
  */
-export const chaosSeconds = Number(process.env.FLOTILLA_CHAOS_SECONDS ?? 8);
+export const chaosSeconds = positiveNumber('FLOTILLA_CHAOS_SECONDS', 60);
+/**
+ * The register/CAS load in operations per second. CI runs these scenarios beside the rest
+ * of the suite on two cores, so it keeps the load light (a cluster under it costs about 0.4
+ * of a core, against 1.5 unpaced); FLOTILLA_CHAOS_RATE=max runs it as fast as it goes, as
+ * `pnpm chaos` does. The broken-build runs (chaos-teeth) are never paced.
+ */
+export const chaosRate =
+  process.env.FLOTILLA_CHAOS_RATE === 'max' ? undefined : positiveNumber('FLOTILLA_CHAOS_RATE', 50);
+
+function positiveNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!(n > 0)) throw new RangeError(`${name} must be a positive number, not "${text}"`);
+  return n;
+}
 /** Reports land where scripts/test keeps its output, for a look after a failure. */
 export const reportDir = fileURLToPath(new URL('../../../.test-output/chaos', import.meta.url));
 
@@ -48,7 +64,8 @@ const didWhatItClaims: Record<string, (r: ChaosReport) => void> = {
 
 export function chaosScenarioTests(backend: BackendKind): void {
   for (const scenario of scenarios) {
-    it(`${scenario.name}: no violation in ${chaosSeconds} s`, {
+    const pace = chaosRate === undefined ? 'unpaced' : `${chaosRate} ops/s`;
+    it(`${scenario.name}: no violation in ${chaosSeconds} s (${pace})`, {
       timeout: chaosSeconds * 1_000 + 240_000,
     }, async () => {
       // The harness's own log, for a run that fails or hangs before it can write its report.
@@ -57,7 +74,13 @@ export function chaosScenarioTests(backend: BackendKind): void {
         level: 'info',
         destination: join(reportDir, `${scenario.name}-${backend}.log`),
       });
-      const report = await runChaos({ scenario, backend, durationMs: chaosSeconds * 1_000, log });
+      const report = await runChaos({
+        scenario,
+        backend,
+        durationMs: chaosSeconds * 1_000,
+        log,
+        ...(chaosRate !== undefined && { workload: { rate: chaosRate } }),
+      });
       const files = writeReport(report, reportDir);
       const summary = `${formatSummary(report)}\nreport: ${files.json}`;
       expect(report.violations, summary).toEqual([]);

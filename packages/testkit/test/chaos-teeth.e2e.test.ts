@@ -1,6 +1,6 @@
 // The checks have teeth: a deliberately broken build (a failpoint switched on in every
 // member from its start) must be caught by the scenarios meant to catch it. The same
-// scenarios pass on a correct build (chaos-netns.e2e.test.ts). Network namespaces only: the
+// scenarios pass on a correct build (scenarios-netns.chaos.test.ts). Network namespaces only: the
 // checkers are what is under test here, not the backend.
 import { describe, expect, it } from 'vitest';
 import { formatSummary } from '../src/chaos/report.ts';
