@@ -1,6 +1,6 @@
 // Issue 4's acceptance on real processes: three (or more) member processes, each a
 // RaftNode with the LogMachine on its own disk, talking over a 3-server NATS cluster.
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RaftCluster } from '@flotilla/testkit';
@@ -104,6 +104,38 @@ describe('a three-process Raft cluster', () => {
     await c.waitForApplied(commit, 30_000);
     expect((await c.status(follower)).applied).toBeGreaterThanOrEqual(commit);
     expect(readdirSync(join(c.member(follower).dir, 'snap')).some((n) => n.endsWith('.snap'))).toBe(false);
+  });
+
+  it('restarts from a snapshot it received but died before installing, and keeps appending after it', async () => {
+    // A follower stores a leader's snapshot, then dies before its WAL records the snapshot
+    // (the chaos scenario snapshot-transfer-kill crashes it exactly there). The copy below
+    // puts it in that state: its WAL ends far below the snapshot the store holds.
+    cluster = await RaftCluster.start({ snapshotEveryEntries: 100, snapshotCatchUpEntries: 10 });
+    const c = cluster;
+    const leader = await c.waitForLeader(15_000);
+    const follower = [...c.members.keys()].find((id) => id !== leader)!;
+    await c.propose('before');
+    await c.kill(follower);
+    for (let i = 0; i < 300; i += 50)
+      await Promise.all(Array.from({ length: 50 }, (_, k) => c.propose(`gap-${i + k}`, 30_000)));
+    // The leader snapshots in the background after applying: let the last one land, so that
+    // the copy is its newest and it has no newer one to send (that would record the marker).
+    await delay(1_000);
+    const snapDir = (id: string) => join(c.member(id).dir, 'snap');
+    const stored = readdirSync(snapDir(leader))
+      .filter((n) => n.endsWith('.snap'))
+      .sort();
+    expect(stored.length).toBeGreaterThan(0);
+    const newest = stored.at(-1)!;
+    cpSync(join(snapDir(leader), newest), join(snapDir(follower), newest), { recursive: true });
+
+    await c.restart(follower);
+    for (let i = 0; i < 50; i++) await c.propose(`after-${i}`, 30_000);
+    const { commit } = await c.status(await c.waitForLeader(15_000));
+    await c.waitForApplied(commit, 30_000);
+    expect(c.member(follower).process.running).toBe(true);
+    expect((await c.status(follower)).applied).toBeGreaterThanOrEqual(commit);
+    await expectConverged(c, ['before', 'after-49']);
   });
 
   it('ends a proposal forwarded to a leader that died once the follower sees it gone, not at its timeout', async () => {

@@ -206,7 +206,24 @@ export class RaftNode {
     }
     const snapMeta = latest?.meta;
     const snapIndex = snapMeta?.index ?? 0;
-    const entries = recovered.entries.filter((e) => e.index > snapIndex);
+    let kept = recovered.entries;
+    if (snapMeta && snapIndex > (recovered.snapshot?.index ?? 0)) {
+      // A snapshot the WAL has no marker for: the process died between storing it and
+      // recording it (a snapshot from the leader that was never installed, or one of our
+      // own). Record it now, as the install would have, with the same rule for the log
+      // (Raft §7): the entries after it stay only if the log holds its last entry with its
+      // term; otherwise the log is another history and is discarded. Without the marker the
+      // WAL would refuse the next entry after the snapshot as a gap.
+      const holds = recovered.entries.some((e) => e.index === snapIndex && e.term === snapMeta.term);
+      if (!holds) kept = [];
+      wal.recordSnapshot(snapMeta);
+      await wal.sync();
+      log.info(
+        { index: snapIndex, term: snapMeta.term, logKept: holds },
+        'recorded a stored snapshot the WAL had no marker for',
+      );
+    }
+    const entries = kept.filter((e) => e.index > snapIndex);
     if (entries.length > 0 && entries[0]!.index !== snapIndex + 1) {
       throw new Error(
         `log does not continue the snapshot: snapshot ends at ${snapIndex}, log starts at ${entries[0]!.index} (${options.dir})`,
