@@ -380,6 +380,9 @@ export class StoreWatch implements AsyncIterableIterator<WatchResponse> {
         this.failures = 0;
         // Skip anything a resumed stream repeats (never happens with a correct start, but cheap).
         if (r.value.kind === 'events' && r.value.revision <= this.delivered) continue;
+        // A stream resumed on a member that has not yet applied what an earlier one delivered
+        // reports progress at its own, older revision: revisions a watch reports never go back.
+        if (r.value.kind === 'progress' && r.value.revision < this.delivered) continue;
         this.delivered = Math.max(this.delivered, r.value.revision);
         return r;
       } catch (err) {
