@@ -113,14 +113,24 @@ export class ClusterDns {
             maxInFlight: settings.maxForwardsInFlight,
             cache: new AnswerCache(settings.maxCacheEntries, settings.maxCacheTtlSeconds),
           });
-    const udp = createSocket({ type: family === 'IPv4' ? 'udp4' : 'udp6' });
-    const tcp = createServer({ pauseOnConnect: false });
-    const dns = new ClusterDns(options, udp, tcp, forwarder);
-    try {
-      await dns.listen();
-    } catch (err) {
-      forwarder?.close();
-      throw err;
+    // Port 0 takes the port the kernel gives UDP for TCP too; another process may hold that
+    // port for TCP (an ephemeral port of an outgoing connection), so a few pairs are tried.
+    const attempts = options.listen.port === 0 ? 5 : 1;
+    let dns: ClusterDns | undefined;
+    for (let attempt = 1; dns === undefined; attempt++) {
+      const udp = createSocket({ type: family === 'IPv4' ? 'udp4' : 'udp6' });
+      const tcp = createServer({ pauseOnConnect: false });
+      const candidate = new ClusterDns(options, udp, tcp, forwarder);
+      try {
+        await candidate.listen();
+        dns = candidate;
+      } catch (err) {
+        const taken = err instanceof DnsListenError && err.message.includes('EADDRINUSE');
+        if (!taken || attempt >= attempts) {
+          forwarder?.close();
+          throw err;
+        }
+      }
     }
     dns.log.info(
       { address: options.listen.address, port: dns.boundPort, upstream: options.upstream ?? null },
