@@ -85,7 +85,9 @@ export function chaosScenarioTests(backend: BackendKind): void {
       const files = writeReport(report, reportDir);
       const summary = `${formatSummary(report)}\nreport: ${files.json}`;
       expect(report.violations, summary).toEqual([]);
-      expect(report.operations.ok, summary).toBeGreaterThan(100);
+      // Real work was done: at the paced 50 ops/s an 8 s lose-quorum run, which spends most
+      // of it without a quorum, serves about 145.
+      expect(report.operations.ok, summary).toBeGreaterThan(50);
       didWhatItClaims[scenario.name]?.(report);
     });
   }

@@ -231,7 +231,10 @@ export class ChaosCluster implements FaultApi {
     options: Partial<Omit<StoreClientOptions, 'system' | 'clusterId'>> = {},
     via: readonly NodeId[] = this.hosts,
   ): Promise<StoreClient> {
-    const system = await this.connect(via.map((m) => this.backend.natsUrl(m)));
+    const system = await this.connect(
+      via.map((m) => this.backend.natsUrl(m)),
+      this.log.child({ component: 'chaos-client', via: via.join(',') }),
+    );
     return new StoreClient({ system, clusterId: this.clusterId, ...options });
   }
 
