@@ -16,8 +16,8 @@ import { reportDir } from './chaos-scenarios.ts';
 
 /**
  * Seconds of faults per run. Each run starts a control plane on every host and takes about
- * 40 s at 8 s of faults; CI keeps them short (the store scenarios get their full minute in
- * their own lane, see docs/testing.md). FLOTILLA_CHAOS_DEPLOYMENTS_SECONDS=60 runs longer.
+ * 40 s at 8 s of faults; CI keeps them short (see docs/testing.md, "In CI").
+ * FLOTILLA_CHAOS_DEPLOYMENTS_SECONDS=60 runs longer.
  */
 const chaosSeconds = Number(process.env.FLOTILLA_CHAOS_DEPLOYMENTS_SECONDS || 8);
 if (!(chaosSeconds > 0))
