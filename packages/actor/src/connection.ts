@@ -17,12 +17,27 @@ export interface NatsOptions {
   readonly maxPingOut?: number;
   readonly reconnectTimeWaitMs?: number;
   /**
+   * How long one dial (TCP connect through the server's first PONG) may take before the
+   * client gives up on that server and tries the next one. NATS's own default is 20 s,
+   * which a server whose host is gone (no RST, SYNs dropped) costs on every pass through
+   * the list; a server on the same network answers in milliseconds.
+   */
+  readonly connectTimeoutMs?: number;
+  /**
    * Keep trying until a first connection succeeds (default: a process waits for its NATS
    * to come up). With false, `connect` rejects when no listed server answers, for callers
    * that must not wait on a server that may be gone for good (a test harness polling hosts).
    */
   readonly waitOnFirstConnect?: boolean;
 }
+
+/**
+ * A dial's limit when none is given. A client that spent 20 s on each dead server could
+ * outlive every server it knew: in the chaos replace-member run, a connection whose server
+ * went away tried two removed hosts in turn for 20 s each while the cluster replaced the
+ * rest, and never learnt of the new servers (it learns them only while connected).
+ */
+const defaultConnectTimeoutMs = 2_000;
 
 /**
  * The process's connection to NATS: reconnects forever, across every server it knows
@@ -36,6 +51,7 @@ export async function connectNats(options: NatsOptions, log: Logger): Promise<Na
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
     reconnectJitter: 100,
+    timeout: options.connectTimeoutMs ?? defaultConnectTimeoutMs,
     pingInterval: options.pingIntervalMs ?? 5_000,
     maxPingOut: options.maxPingOut ?? 2,
     waitOnFirstConnect: options.waitOnFirstConnect ?? true,
