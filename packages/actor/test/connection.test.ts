@@ -1,38 +1,34 @@
 import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { startNats } from '@flotilla/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectNats, type NatsConnection, silentLogger } from '../src/index.ts';
-
-/**
- * A TCP listener that accepts and never says a word: to a NATS client, a server that is
- * there but will not answer (a paused one, or one behind a host that swallows packets).
- */
-async function silentServer(): Promise<{ url: string; server: Server; sockets: Socket[] }> {
-  const sockets: Socket[] = [];
-  const server = createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => {});
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no TCP address');
-  return { url: `127.0.0.1:${address.port}`, server, sockets };
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/**
+ * A TCP listener that accepts and never says a word: to a NATS client, a server that is
+ * there but will not answer (a paused one, or one behind a host that swallows packets).
+ * Returns its `host:port`; closed after the test.
+ */
 async function silent(): Promise<string> {
-  const s = await silentServer();
-  cleanups.push(() => {
-    for (const socket of s.sockets) socket.destroy();
-    s.server.close();
+  const sockets: Socket[] = [];
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.on('error', () => {});
   });
-  return s.url;
+  cleanups.push(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('no TCP address');
+  return `127.0.0.1:${address.port}`;
 }
 
 describe('connectNats', () => {
